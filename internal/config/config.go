@@ -1,0 +1,73 @@
+package config
+
+import "time"
+
+// Config is berth's whole configuration. Every field has a `key` tag naming
+// its dotted path (the YAML path, and BERTH_ + upper-cased path with dots as
+// underscores for the environment).
+type Config struct {
+	Version  int      `yaml:"version" key:"version"`
+	HTTP     HTTP     `yaml:"http"`
+	Storage  Storage  `yaml:"storage"`
+	Metadata Metadata `yaml:"metadata"`
+	Registry Registry `yaml:"registry"`
+	Log      Log      `yaml:"log"`
+}
+
+type HTTP struct {
+	// Addr is the listen address.
+	Addr string `yaml:"addr" key:"http.addr"`
+	// ShutdownTimeout bounds how long SIGTERM waits for in-flight requests.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" key:"http.shutdown_timeout"`
+}
+
+type Storage struct {
+	// Driver is the blob store driver: "filesystem".
+	Driver string `yaml:"driver" key:"storage.driver"`
+	// Path is the data directory (blobs under Path/blobs, SQLite at Path/berth.db).
+	Path string `yaml:"path" key:"storage.path"`
+	// MaxBlobSize refuses uploads larger than this many bytes (0 = no limit).
+	MaxBlobSize int64 `yaml:"max_blob_size" key:"storage.max_blob_size"`
+	// UploadMaxAge purges upload sessions idle for longer than this.
+	UploadMaxAge time.Duration `yaml:"upload_max_age" key:"storage.upload_max_age"`
+	// UploadPurgeInterval is how often abandoned uploads are looked for.
+	UploadPurgeInterval time.Duration `yaml:"upload_purge_interval" key:"storage.upload_purge_interval"`
+}
+
+type Metadata struct {
+	// Driver is the metadata store driver: "sqlite".
+	Driver string `yaml:"driver" key:"metadata.driver"`
+	// SQLitePath is the SQLite database file ("" = <storage.path>/berth.db).
+	SQLitePath string `yaml:"sqlite_path" key:"metadata.sqlite_path"`
+}
+
+type Registry struct {
+	// ManifestMaxSize refuses manifests larger than this many bytes (413).
+	ManifestMaxSize int64 `yaml:"manifest_max_size" key:"registry.manifest_max_size"`
+	// ListMaxEntries clamps the n parameter of tag lists and the catalog.
+	ListMaxEntries int `yaml:"list_max_entries" key:"registry.list_max_entries"`
+}
+
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level" key:"log.level"`
+	// Format is text or json.
+	Format string `yaml:"format" key:"log.format"`
+}
+
+// Default returns the configuration berth runs with when nothing is set.
+func Default() Config {
+	return Config{
+		Version: 1,
+		HTTP:    HTTP{Addr: "0.0.0.0:5000", ShutdownTimeout: 30 * time.Second},
+		Storage: Storage{
+			Driver:              "filesystem",
+			Path:                "./berth-data",
+			UploadMaxAge:        24 * time.Hour,
+			UploadPurgeInterval: time.Hour,
+		},
+		Metadata: Metadata{Driver: "sqlite"},
+		Registry: Registry{ManifestMaxSize: 4 << 20, ListMaxEntries: 10000},
+		Log:      Log{Level: "info", Format: "text"},
+	}
+}

@@ -1,0 +1,187 @@
+package meta
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// ErrNotFound is returned (bare or wrapped) when the named row does not exist.
+var ErrNotFound = errors.New("meta: not found")
+
+// Store is the transactional metadata index. Every read and write happens in a
+// transaction; Update commits when fn returns nil and rolls back otherwise
+// (returning fn's error unchanged so errors.Is works).
+type Store interface {
+	View(ctx context.Context, fn func(Reader) error) error
+	Update(ctx context.Context, fn func(Tx) error) error
+	Close() error
+}
+
+// Reader is the read side of a transaction.
+type Reader interface {
+	RepoReader
+	BlobReader
+	ManifestReader
+	TagReader
+	UploadReader
+	EventReader
+}
+
+// Tx is a read-write transaction.
+type Tx interface {
+	Reader
+	RepoWriter
+	BlobWriter
+	ManifestWriter
+	TagWriter
+	UploadWriter
+	EventWriter
+}
+
+// Repository is one repository (an image name such as "library/alpine").
+type Repository struct {
+	Name      string
+	CreatedAt time.Time
+}
+
+type RepoReader interface {
+	// Repository returns the named repository or ErrNotFound.
+	Repository(name string) (Repository, error)
+	// ListRepositories returns up to n repository names sorted ascending that
+	// sort strictly after last ("" = from the start). n <= 0 means no limit.
+	ListRepositories(last string, n int) ([]string, error)
+}
+
+type RepoWriter interface {
+	// EnsureRepository creates the repository if it does not exist.
+	EnsureRepository(name string) error
+}
+
+type BlobReader interface {
+	// BlobLink returns the size of blob d if it is linked to repo, else ErrNotFound.
+	BlobLink(repo string, d digest.Digest) (size int64, err error)
+	// ReposWithBlob returns up to limit repository names (sorted) that hold a
+	// link to d (for the automatic cross-repository mount).
+	ReposWithBlob(d digest.Digest, limit int) ([]string, error)
+}
+
+type BlobWriter interface {
+	// LinkBlob links blob d of the given size to repo (creating the repository
+	// if needed). Linking twice is not an error.
+	LinkBlob(repo string, d digest.Digest, size int64) error
+	// UnlinkBlob removes the link; ErrNotFound if it did not exist.
+	UnlinkBlob(repo string, d digest.Digest) error
+}
+
+// Manifest is one manifest stored in one repository. Content holds the exact
+// bytes the client pushed.
+type Manifest struct {
+	Digest       digest.Digest
+	MediaType    string
+	ArtifactType string // the manifest's artifactType, or its config media type for image manifests, "" otherwise
+	Size         int64
+	Content      []byte
+	Subject      digest.Digest     // "" when the manifest has no subject
+	Annotations  map[string]string // kept for the referrers API
+	CreatedAt    time.Time
+}
+
+// Refs are what a manifest points at: blobs (config, layers) and child
+// manifests (the entries of an index). Children need not exist in the
+// repository (a sparse index).
+type Refs struct {
+	Blobs     []digest.Digest
+	Manifests []digest.Digest
+}
+
+type ManifestReader interface {
+	// Manifest returns the manifest with digest d in repo, or ErrNotFound.
+	Manifest(repo string, d digest.Digest) (Manifest, error)
+	// ManifestByTag resolves tag and returns its manifest, or ErrNotFound.
+	ManifestByTag(repo, tag string) (Manifest, error)
+	// Referrers returns the manifests in repo whose subject is d, sorted by
+	// digest, optionally only those with the given artifactType ("" = all).
+	// Content is not filled in.
+	Referrers(repo string, subject digest.Digest, artifactType string) ([]Manifest, error)
+}
+
+type ManifestWriter interface {
+	// PutManifest stores m and its references in repo (creating the
+	// repository if needed). Putting a manifest that exists replaces nothing
+	// and is not an error.
+	PutManifest(repo string, m Manifest, refs Refs) error
+	// DeleteManifest removes the manifest, its references and every tag that
+	// points at it. ErrNotFound if it is not in repo.
+	DeleteManifest(repo string, d digest.Digest) error
+}
+
+type TagReader interface {
+	// Tag returns the digest the tag points at, or ErrNotFound.
+	Tag(repo, tag string) (digest.Digest, error)
+	// ListTags returns up to n tag names of repo sorted ascending that sort
+	// strictly after last. n <= 0 means no limit.
+	ListTags(repo, last string, n int) ([]string, error)
+	// TagsOf returns the tags of repo pointing at d, sorted.
+	TagsOf(repo string, d digest.Digest) ([]string, error)
+}
+
+type TagWriter interface {
+	// PutTag points tag at manifest d (which must exist in repo) and returns
+	// the digest it pointed at before ("" if new).
+	PutTag(repo, tag string, d digest.Digest) (previous digest.Digest, err error)
+	// DeleteTag removes the tag; ErrNotFound if it did not exist.
+	DeleteTag(repo, tag string) error
+}
+
+// Upload is an upload session. HashState is the marshalled running hash of
+// the first Offset bytes (encoding.BinaryMarshaler output).
+type Upload struct {
+	ID        string
+	Repo      string
+	Algorithm digest.Algorithm
+	Offset    int64
+	HashState []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+type UploadReader interface {
+	// Upload returns the session or ErrNotFound.
+	Upload(id string) (Upload, error)
+	// UploadsUpdatedBefore returns sessions last updated before t (to purge).
+	UploadsUpdatedBefore(t time.Time) ([]Upload, error)
+}
+
+type UploadWriter interface {
+	CreateUpload(u Upload) error
+	// UpdateUpload saves Offset, HashState and UpdatedAt; ErrNotFound if gone.
+	UpdateUpload(u Upload) error
+	// DeleteUpload removes the session; ErrNotFound if it did not exist.
+	DeleteUpload(id string) error
+}
+
+// Event is one change recorded in the outbox in the same transaction as the
+// change itself. Kinds: "manifest.push", "manifest.delete", "tag.delete",
+// "blob.delete".
+type Event struct {
+	ID        int64 // assigned by the store
+	Kind      string
+	Repo      string
+	Digest    digest.Digest
+	Tag       string
+	MediaType string
+	Size      int64
+	CreatedAt time.Time
+}
+
+type EventReader interface {
+	// EventsAfter returns up to n events with ID > after, in ID order.
+	EventsAfter(after int64, n int) ([]Event, error)
+}
+
+type EventWriter interface {
+	AppendEvent(e Event) error
+}
