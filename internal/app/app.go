@@ -3,31 +3,142 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"time"
 
+	"github.com/berth-registry/berth/internal/blob"
+	"github.com/berth-registry/berth/internal/blob/fs"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/httpapi"
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/meta/sqlite"
+	"github.com/berth-registry/berth/internal/registry"
 )
 
 // App is a running berth: drivers, services and the HTTP handler, built from
 // one Config.
 type App struct {
-	cfg config.Config
-	log *slog.Logger
+	cfg     config.Config
+	log     *slog.Logger
+	blobs   blob.Store
+	meta    meta.Store
+	svc     *registry.Service
+	handler http.Handler
 }
 
-// New builds the application (opens stores, runs migrations).
+// New builds the application: opens the stores (running metadata
+// migrations) and wires the service and HTTP API.
 func New(cfg config.Config, log *slog.Logger) (*App, error) {
-	return nil, errors.New("app: not implemented yet")
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.Storage.Path, 0o755); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	blobs, err := fs.New(cfg.Storage.Path)
+	if err != nil {
+		return nil, fmt.Errorf("blob store: %w", err)
+	}
+	dbPath := cfg.Metadata.SQLitePath
+	if dbPath == "" {
+		dbPath = filepath.Join(cfg.Storage.Path, "berth.db")
+	}
+	md, err := sqlite.Open(dbPath)
+	if err != nil {
+		return nil, fmt.Errorf("metadata store: %w", err)
+	}
+	svc := registry.New(blobs, md, registry.Options{
+		MaxBlobSize:     cfg.Storage.MaxBlobSize,
+		ManifestMaxSize: cfg.Registry.ManifestMaxSize,
+		ListMaxEntries:  cfg.Registry.ListMaxEntries,
+	}, log)
+	mux := http.NewServeMux()
+	api := httpapi.New(svc, log)
+	mux.Handle("/v2/", api)
+	mux.Handle("/v2", api)
+	return &App{cfg: cfg, log: log, blobs: blobs, meta: md, svc: svc, handler: mux}, nil
 }
 
 // Handler returns the root HTTP handler.
-func (a *App) Handler() http.Handler { return http.NotFoundHandler() }
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Service returns the registry service (for background jobs and tests).
+func (a *App) Service() *registry.Service { return a.svc }
 
 // Serve listens on cfg.HTTP.Addr until ctx is cancelled, then stops
 // accepting, drains in-flight requests (bounded by http.shutdown_timeout)
 // and returns.
-func (a *App) Serve(ctx context.Context) error { return errors.New("app: not implemented yet") }
+func (a *App) Serve(ctx context.Context) error {
+	ln, err := net.Listen("tcp", a.cfg.HTTP.Addr)
+	if err != nil {
+		return err
+	}
+	return a.ServeListener(ctx, ln)
+}
+
+// ServeListener is Serve on a listener the caller opened.
+func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+	}
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	go a.purgeLoop(bg)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.log.Info("berth listening", "addr", ln.Addr().String(), "data", a.cfg.Storage.Path)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down: draining in-flight requests", "timeout", a.cfg.HTTP.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// purgeLoop removes abandoned upload sessions, once at start and then every
+// storage.upload_purge_interval.
+func (a *App) purgeLoop(ctx context.Context) {
+	interval := a.cfg.Storage.UploadPurgeInterval
+	if interval <= 0 {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := a.svc.PurgeUploads(ctx, a.cfg.Storage.UploadMaxAge)
+		if err != nil && ctx.Err() == nil {
+			a.log.Warn("purging abandoned uploads failed", "err", err)
+		} else if n > 0 {
+			a.log.Info("purged abandoned uploads", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
 
 // Close releases the stores.
-func (a *App) Close() error { return nil }
+func (a *App) Close() error {
+	return a.meta.Close()
+}

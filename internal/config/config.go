@@ -4,9 +4,13 @@ import "time"
 
 // Config is berth's whole configuration. Every field has a `key` tag naming
 // its dotted path (the YAML path, and BERTH_ + upper-cased path with dots as
-// underscores for the environment).
+// underscores for the environment) and a `desc` tag describing it (shown by
+// Keys and in docs/configuration.md). `env:"-"` keeps a key out of the
+// environment. Loading, environment overrides and the docs are derived from
+// these tags by reflection, so a new key needs no code beyond its field, its
+// default and any Validate rule.
 type Config struct {
-	Version  int      `yaml:"version" key:"version"`
+	Version  int      `yaml:"version" key:"version" desc:"Configuration format version; must be 1. Required in a config file." env:"-"`
 	HTTP     HTTP     `yaml:"http"`
 	Storage  Storage  `yaml:"storage"`
 	Metadata Metadata `yaml:"metadata"`
@@ -16,43 +20,43 @@ type Config struct {
 
 type HTTP struct {
 	// Addr is the listen address.
-	Addr string `yaml:"addr" key:"http.addr"`
+	Addr string `yaml:"addr" key:"http.addr" desc:"Listen address, host:port."`
 	// ShutdownTimeout bounds how long SIGTERM waits for in-flight requests.
-	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" key:"http.shutdown_timeout"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" key:"http.shutdown_timeout" desc:"How long SIGTERM waits for in-flight requests to finish."`
 }
 
 type Storage struct {
 	// Driver is the blob store driver: "filesystem".
-	Driver string `yaml:"driver" key:"storage.driver"`
+	Driver string `yaml:"driver" key:"storage.driver" desc:"Blob store driver: filesystem."`
 	// Path is the data directory (blobs under Path/blobs, SQLite at Path/berth.db).
-	Path string `yaml:"path" key:"storage.path"`
+	Path string `yaml:"path" key:"storage.path" desc:"Data directory; blobs go in its blobs directory, the SQLite database in berth.db."`
 	// MaxBlobSize refuses uploads larger than this many bytes (0 = no limit).
-	MaxBlobSize int64 `yaml:"max_blob_size" key:"storage.max_blob_size"`
+	MaxBlobSize int64 `yaml:"max_blob_size" key:"storage.max_blob_size" desc:"Refuse blob uploads larger than this (0 = no limit)."`
 	// UploadMaxAge purges upload sessions idle for longer than this.
-	UploadMaxAge time.Duration `yaml:"upload_max_age" key:"storage.upload_max_age"`
+	UploadMaxAge time.Duration `yaml:"upload_max_age" key:"storage.upload_max_age" desc:"Purge upload sessions idle for longer than this."`
 	// UploadPurgeInterval is how often abandoned uploads are looked for.
-	UploadPurgeInterval time.Duration `yaml:"upload_purge_interval" key:"storage.upload_purge_interval"`
+	UploadPurgeInterval time.Duration `yaml:"upload_purge_interval" key:"storage.upload_purge_interval" desc:"How often abandoned uploads are looked for."`
 }
 
 type Metadata struct {
 	// Driver is the metadata store driver: "sqlite".
-	Driver string `yaml:"driver" key:"metadata.driver"`
+	Driver string `yaml:"driver" key:"metadata.driver" desc:"Metadata store driver: sqlite."`
 	// SQLitePath is the SQLite database file ("" = <storage.path>/berth.db).
-	SQLitePath string `yaml:"sqlite_path" key:"metadata.sqlite_path"`
+	SQLitePath string `yaml:"sqlite_path" key:"metadata.sqlite_path" desc:"SQLite database file (empty means berth.db in storage.path)."`
 }
 
 type Registry struct {
 	// ManifestMaxSize refuses manifests larger than this many bytes (413).
-	ManifestMaxSize int64 `yaml:"manifest_max_size" key:"registry.manifest_max_size"`
+	ManifestMaxSize int64 `yaml:"manifest_max_size" key:"registry.manifest_max_size" desc:"Refuse manifests larger than this (413)."`
 	// ListMaxEntries clamps the n parameter of tag lists and the catalog.
-	ListMaxEntries int `yaml:"list_max_entries" key:"registry.list_max_entries"`
+	ListMaxEntries int `yaml:"list_max_entries" key:"registry.list_max_entries" desc:"Upper bound for the n parameter of tag lists and the catalog."`
 }
 
 type Log struct {
 	// Level is debug, info, warn or error.
-	Level string `yaml:"level" key:"log.level"`
+	Level string `yaml:"level" key:"log.level" desc:"Log level: debug, info, warn or error."`
 	// Format is text or json.
-	Format string `yaml:"format" key:"log.format"`
+	Format string `yaml:"format" key:"log.format" desc:"Log format: text or json."`
 }
 
 // Default returns the configuration berth runs with when nothing is set.

@@ -1,0 +1,110 @@
+package config
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Validate checks the whole configuration and returns every problem at once
+// (errors.Join), each message starting with the key it is about, in key
+// order. Two rules apply to every key of their type: sizes must not be
+// negative and durations must be positive.
+func (c Config) Validate() error {
+	v := validation{}
+	if c.Version != CurrentVersion {
+		v.bad("version", "must be %d (got %d)", CurrentVersion, c.Version)
+	}
+	if err := checkHostPort(c.HTTP.Addr); err != nil {
+		v.bad("http.addr", "must be host:port, like 0.0.0.0:5000 or :5000 (got %q: %v)", c.HTTP.Addr, err)
+	}
+	v.oneOf("storage.driver", c.Storage.Driver, "filesystem")
+	if c.Storage.Path == "" {
+		v.bad("storage.path", "must not be empty")
+	}
+	v.oneOf("metadata.driver", c.Metadata.Driver, "sqlite")
+	if c.Registry.ManifestMaxSize == 0 {
+		v.bad("registry.manifest_max_size", "must be greater than 0")
+	}
+	if c.Registry.ListMaxEntries <= 0 {
+		v.bad("registry.list_max_entries", "must be greater than 0 (got %d)", c.Registry.ListMaxEntries)
+	}
+	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	v.oneOf("log.format", c.Log.Format, "text", "json")
+
+	root := reflect.ValueOf(c)
+	for _, f := range mustFields(root.Type()) {
+		fv := root.FieldByIndex(f.index)
+		switch {
+		case f.kind == kindSize && fv.Int() < 0:
+			v.bad(f.key, "must not be negative (got %d)", fv.Int())
+		case f.kind == kindDuration && fv.Int() <= 0:
+			v.bad(f.key, "must be a positive duration, like 30s (got %s)", time.Duration(fv.Int()))
+		}
+	}
+	return v.err()
+}
+
+type problem struct {
+	key string
+	msg string
+}
+
+type validation []problem
+
+func (v *validation) bad(key, format string, args ...any) {
+	*v = append(*v, problem{key, fmt.Sprintf(format, args...)})
+}
+
+func (v *validation) oneOf(key, got string, allowed ...string) {
+	if slices.Contains(allowed, got) {
+		return
+	}
+	quoted := make([]string, len(allowed))
+	for i, a := range allowed {
+		quoted[i] = strconv.Quote(a)
+	}
+	if len(allowed) == 1 {
+		v.bad(key, "must be %s (got %q)", quoted[0], got)
+		return
+	}
+	v.bad(key, "must be one of %s (got %q)", strings.Join(quoted, ", "), got)
+}
+
+// err joins the problems in the order the keys are declared.
+func (v validation) err() error {
+	order := map[string]int{}
+	for i, f := range mustFields(reflect.TypeFor[Config]()) {
+		order[f.key] = i
+	}
+	slices.SortStableFunc(v, func(a, b problem) int { return cmp.Compare(order[a.key], order[b.key]) })
+	errs := make([]error, len(v))
+	for i, p := range v {
+		errs[i] = errors.New(p.key + ": " + p.msg)
+	}
+	return errors.Join(errs...)
+}
+
+// checkHostPort accepts "host:port" and ":port" with a numeric port
+// (0 asks the system for a free one).
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		var aerr *net.AddrError
+		if errors.As(err, &aerr) {
+			return errors.New(aerr.Err)
+		}
+		return err
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*Config)
+		want []string // one substring per expected error, in order; nil = valid
+	}{
+		{name: "default is valid", edit: func(*Config) {}},
+		{name: "port only", edit: func(c *Config) { c.HTTP.Addr = ":5000" }},
+		{name: "ipv6 and port 0", edit: func(c *Config) { c.HTTP.Addr = "[::1]:0" }},
+		{name: "no size limit", edit: func(c *Config) { c.Storage.MaxBlobSize = 0 }},
+		{
+			name: "version",
+			edit: func(c *Config) { c.Version = 2 },
+			want: []string{"version: must be 1 (got 2)"},
+		},
+		{
+			name: "addr without port",
+			edit: func(c *Config) { c.HTTP.Addr = "localhost" },
+			want: []string{`http.addr: must be host:port, like 0.0.0.0:5000 or :5000 (got "localhost": missing port in address)`},
+		},
+		{
+			name: "addr with bad port",
+			edit: func(c *Config) { c.HTTP.Addr = "localhost:http" },
+			want: []string{`http.addr: must be host:port`},
+		},
+		{
+			name: "addr port out of range",
+			edit: func(c *Config) { c.HTTP.Addr = ":70000" },
+			want: []string{`not a number from 0 to 65535`},
+		},
+		{
+			name: "manifest size zero",
+			edit: func(c *Config) { c.Registry.ManifestMaxSize = 0 },
+			want: []string{"registry.manifest_max_size: must be greater than 0"},
+		},
+		{
+			name: "manifest size negative is reported once",
+			edit: func(c *Config) { c.Registry.ManifestMaxSize = -1 },
+			want: []string{"registry.manifest_max_size: must not be negative (got -1)"},
+		},
+		{
+			name: "every problem at once, in key order",
+			edit: func(c *Config) {
+				c.Log.Format = "xml"
+				c.HTTP.Addr = "nope"
+				c.HTTP.ShutdownTimeout = 0
+				c.Storage.Driver = "s3"
+				c.Storage.Path = ""
+				c.Storage.MaxBlobSize = -1
+				c.Storage.UploadPurgeInterval = -5
+				c.Metadata.Driver = "postgres"
+				c.Registry.ListMaxEntries = 0
+				c.Log.Level = "verbose"
+			},
+			want: []string{
+				"http.addr: must be host:port",
+				"http.shutdown_timeout: must be a positive duration, like 30s (got 0s)",
+				`storage.driver: must be "filesystem" (got "s3")`,
+				"storage.path: must not be empty",
+				"storage.max_blob_size: must not be negative (got -1)",
+				"storage.upload_purge_interval: must be a positive duration",
+				`metadata.driver: must be "sqlite" (got "postgres")`,
+				"registry.list_max_entries: must be greater than 0 (got 0)",
+				`log.level: must be one of "debug", "info", "warn", "error" (got "verbose")`,
+				`log.format: must be one of "text", "json" (got "xml")`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.edit(&c)
+			err := c.Validate()
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate() = nil, want %q", tt.want)
+			}
+			got := flatten(err)
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d errors, want %d:\n%v", len(got), len(tt.want), err)
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(got[i].Error(), w) {
+					t.Errorf("error %d = %q, want it to contain %q", i, got[i], w)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,95 @@
+package registry
+
+import (
+	"context"
+	"errors"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/blob"
+	"github.com/berth-registry/berth/internal/errcode"
+	"github.com/berth-registry/berth/internal/meta"
+)
+
+// StatBlob returns the size of blob d if it is linked to repo. It answers from
+// the index alone: a digest never leaks across repositories.
+func (s *Service) StatBlob(ctx context.Context, repo string, d digest.Digest) (blob.Info, error) {
+	var size int64
+	err := s.meta.View(ctx, func(r meta.Reader) error {
+		var err error
+		size, err = r.BlobLink(repo, d)
+		return err
+	})
+	if errors.Is(err, meta.ErrNotFound) {
+		return blob.Info{}, errcode.BlobUnknown.WithDetail(map[string]string{"digest": d.String()})
+	}
+	if err != nil {
+		return blob.Info{}, err
+	}
+	return blob.Info{Digest: d, Size: size}, nil
+}
+
+// OpenBlob opens blob d of repo for reading.
+func (s *Service) OpenBlob(ctx context.Context, repo string, d digest.Digest) (blob.Reader, blob.Info, error) {
+	info, err := s.StatBlob(ctx, repo, d)
+	if err != nil {
+		return nil, info, err
+	}
+	rc, err := s.blobs.Open(ctx, d)
+	if errors.Is(err, blob.ErrNotFound) {
+		s.log.Error("blob linked in the index is missing from storage", "repo", repo, "digest", d)
+		return nil, info, errcode.BlobUnknown.WithDetail(map[string]string{"digest": d.String()})
+	}
+	return rc, info, err
+}
+
+// DeleteBlob unlinks blob d from repo. Its bytes stay until garbage
+// collection finds no repository referencing them.
+func (s *Service) DeleteBlob(ctx context.Context, repo string, d digest.Digest) error {
+	err := s.meta.Update(ctx, func(tx meta.Tx) error {
+		if err := tx.UnlinkBlob(repo, d); err != nil {
+			return err
+		}
+		return tx.AppendEvent(meta.Event{Kind: "blob.delete", Repo: repo, Digest: d, CreatedAt: s.opts.Now()})
+	})
+	if errors.Is(err, meta.ErrNotFound) {
+		return errcode.BlobUnknown.WithDetail(map[string]string{"digest": d.String()})
+	}
+	return err
+}
+
+// MountBlob links blob d into repo from another repository. With from == ""
+// any repository holding d serves (the automatic mount); access control will
+// narrow that to repositories the caller may pull. It reports whether the
+// blob was mounted; false means the client must upload it.
+func (s *Service) MountBlob(ctx context.Context, repo string, d digest.Digest, from string) (bool, error) {
+	mounted := false
+	err := s.meta.Update(ctx, func(tx meta.Tx) error {
+		if _, err := tx.BlobLink(repo, d); err == nil {
+			mounted = true // already here
+			return nil
+		} else if !errors.Is(err, meta.ErrNotFound) {
+			return err
+		}
+		sources := []string{from}
+		if from == "" {
+			var err error
+			if sources, err = tx.ReposWithBlob(d, 1); err != nil {
+				return err
+			}
+		}
+		for _, src := range sources {
+			size, err := tx.BlobLink(src, d)
+			if errors.Is(err, meta.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			mounted = true
+			return tx.LinkBlob(repo, d, size)
+		}
+		return nil
+	})
+	return mounted, err
+}

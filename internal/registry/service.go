@@ -1,0 +1,71 @@
+package registry
+
+import (
+	"errors"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/berth-registry/berth/internal/blob"
+	"github.com/berth-registry/berth/internal/errcode"
+	"github.com/berth-registry/berth/internal/meta"
+)
+
+// Options tune the service.
+type Options struct {
+	// MaxBlobSize refuses larger blobs (0 = unlimited).
+	MaxBlobSize int64
+	// ManifestMaxSize refuses larger manifests.
+	ManifestMaxSize int64
+	// ListMaxEntries clamps the page size of tag lists and the catalog.
+	ListMaxEntries int
+	// Now is the clock (tests may replace it).
+	Now func() time.Time
+}
+
+// Service implements the registry operations over a blob store and a
+// metadata index.
+type Service struct {
+	blobs blob.Store
+	meta  meta.Store
+	opts  Options
+	log   *slog.Logger
+	locks [64]sync.Mutex // serialise writes to one upload session within a process
+}
+
+// New returns a service.
+func New(blobs blob.Store, md meta.Store, opts Options, log *slog.Logger) *Service {
+	if opts.ManifestMaxSize <= 0 {
+		opts.ManifestMaxSize = 4 << 20
+	}
+	if opts.ListMaxEntries <= 0 {
+		opts.ListMaxEntries = 10000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{blobs: blobs, meta: md, opts: opts, log: log}
+}
+
+// ManifestMaxSize is the largest manifest accepted, in bytes.
+func (s *Service) ManifestMaxSize() int64 { return s.opts.ManifestMaxSize }
+
+func (s *Service) lockUpload(id string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	m := &s.locks[h.Sum32()%uint32(len(s.locks))]
+	m.Lock()
+	return m.Unlock
+}
+
+// storageErr turns a blob store failure into the error a client sees.
+func storageErr(err error) error {
+	if errors.Is(err, blob.ErrNoSpace) {
+		return errcode.StorageFull.Errorf("the registry's storage is full; nothing was stored")
+	}
+	return err
+}

@@ -1,0 +1,243 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/blob"
+	"github.com/berth-registry/berth/internal/blob/mem"
+	"github.com/berth-registry/berth/internal/errcode"
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/meta/sqlite"
+)
+
+type stores struct {
+	blobs blob.Store
+	meta  meta.Store
+}
+
+func newStores(t *testing.T) stores {
+	t.Helper()
+	md, err := sqlite.Open(filepath.Join(t.TempDir(), "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { md.Close() })
+	return stores{blobs: mem.New(), meta: md}
+}
+
+func (s stores) service(opts Options) *Service {
+	return New(s.blobs, s.meta, opts, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func codeOf(err error) string {
+	var e *errcode.Error
+	if errors.As(err, &e) {
+		return e.Code.Name
+	}
+	return ""
+}
+
+func TestUploadResumesInAnotherProcess(t *testing.T) {
+	ctx := context.Background()
+	st := newStores(t)
+	data := randomBytes(t, 3<<20+17)
+	for _, alg := range []digest.Algorithm{digest.SHA256, digest.SHA512} {
+		t.Run(string(alg), func(t *testing.T) {
+			first := st.service(Options{})
+			up, err := first.StartUpload(ctx, "a/b", alg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			half := int64(len(data) / 2)
+			if up, err = first.WriteUpload(ctx, "a/b", up.ID, 0, half, bytes.NewReader(data[:half])); err != nil || up.Offset != half {
+				t.Fatalf("first chunk: %+v, %v", up, err)
+			}
+			// A second service over the same stores (another node, or this
+			// one after a restart) continues from the saved hash state.
+			second := st.service(Options{})
+			st2, err := second.UploadStatus(ctx, "a/b", up.ID)
+			if err != nil || st2.Offset != half {
+				t.Fatalf("status: %+v, %v", st2, err)
+			}
+			want := alg.FromBytes(data)
+			info, err := second.FinishUpload(ctx, "a/b", up.ID, want, -1, bytes.NewReader(data[half:]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Digest != want || info.Size != int64(len(data)) {
+				t.Fatalf("info = %+v", info)
+			}
+			if _, err := second.StatBlob(ctx, "a/b", want); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestUploadErrors(t *testing.T) {
+	ctx := context.Background()
+	st := newStores(t)
+	svc := st.service(Options{MaxBlobSize: 1000})
+	data := randomBytes(t, 600)
+
+	t.Run("out of order chunk is 416", func(t *testing.T) {
+		up, _ := svc.StartUpload(ctx, "r", "")
+		_, err := svc.WriteUpload(ctx, "r", up.ID, 5, 10, bytes.NewReader(data[:10]))
+		var e *errcode.Error
+		if !errors.As(err, &e) || e.HTTPStatus() != 416 {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("upload of another repository is unknown", func(t *testing.T) {
+		up, _ := svc.StartUpload(ctx, "r", "")
+		if _, err := svc.UploadStatus(ctx, "other", up.ID); codeOf(err) != "BLOB_UPLOAD_UNKNOWN" {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("wrong digest is refused and the session dropped", func(t *testing.T) {
+		up, _ := svc.StartUpload(ctx, "r", "")
+		_, err := svc.FinishUpload(ctx, "r", up.ID, digest.FromString("other"), -1, bytes.NewReader(data))
+		if codeOf(err) != "DIGEST_INVALID" {
+			t.Fatalf("err = %v", err)
+		}
+		if _, err := svc.UploadStatus(ctx, "r", up.ID); codeOf(err) != "BLOB_UPLOAD_UNKNOWN" {
+			t.Fatalf("session still there: %v", err)
+		}
+	})
+	t.Run("sha512 digest on a session hashed with sha256", func(t *testing.T) {
+		up, _ := svc.StartUpload(ctx, "r", "")
+		want := digest.SHA512.FromBytes(data)
+		if _, err := svc.FinishUpload(ctx, "r", up.ID, want, -1, bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.StatBlob(ctx, "r", want); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("declared size over the maximum", func(t *testing.T) {
+		up, _ := svc.StartUpload(ctx, "r", "")
+		_, err := svc.WriteUpload(ctx, "r", up.ID, -1, 2000, bytes.NewReader(randomBytes(t, 2000)))
+		var e *errcode.Error
+		if !errors.As(err, &e) || e.HTTPStatus() != 413 {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("streamed size over the maximum", func(t *testing.T) {
+		up, _ := svc.StartUpload(ctx, "r", "")
+		if _, err := svc.WriteUpload(ctx, "r", up.ID, -1, -1, bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		_, err := svc.WriteUpload(ctx, "r", up.ID, -1, -1, bytes.NewReader(data))
+		var e *errcode.Error
+		if !errors.As(err, &e) || e.HTTPStatus() != 413 {
+			t.Fatalf("err = %v", err)
+		}
+		if s, _ := svc.UploadStatus(ctx, "r", up.ID); s.Offset != int64(len(data)) {
+			t.Fatalf("offset after refused chunk = %d", s.Offset)
+		}
+	})
+	t.Run("single request put with wrong size", func(t *testing.T) {
+		d := digest.FromBytes(data[:100])
+		if _, err := svc.PutBlob(ctx, "r", d, 99, bytes.NewReader(data[:100])); codeOf(err) != "SIZE_INVALID" {
+			t.Fatalf("err = %v", err)
+		}
+		if _, err := svc.StatBlob(ctx, "r", d); codeOf(err) != "BLOB_UNKNOWN" {
+			t.Fatalf("blob visible after a failed put: %v", err)
+		}
+	})
+}
+
+func TestPurgeUploads(t *testing.T) {
+	ctx := context.Background()
+	st := newStores(t)
+	now := time.Now()
+	svc := st.service(Options{Now: func() time.Time { return now }})
+	old, _ := svc.StartUpload(ctx, "r", "")
+	// an orphaned driver upload with no session (a crash mid single-request push)
+	if err := st.blobs.CreateUpload(ctx, "orphan"); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Hour)
+	fresh, _ := svc.StartUpload(ctx, "r", "")
+	// mem uploads carry wall-clock mod times; purge with a cutoff in the future of them
+	n, err := svc.PurgeUploads(ctx, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 2 {
+		t.Fatalf("purged %d, want the stale session and the orphan", n)
+	}
+	if _, err := svc.UploadStatus(ctx, "r", old.ID); codeOf(err) != "BLOB_UPLOAD_UNKNOWN" {
+		t.Fatalf("stale session survived: %v", err)
+	}
+	if _, err := svc.UploadStatus(ctx, "r", fresh.ID); err != nil {
+		t.Fatalf("fresh session purged: %v", err)
+	}
+}
+
+func pushBlob(t *testing.T, svc *Service, repo string, data []byte) digest.Digest {
+	t.Helper()
+	d := digest.FromBytes(data)
+	if _, err := svc.PutBlob(context.Background(), repo, d, int64(len(data)), bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestManifestPushWritesEvents(t *testing.T) {
+	ctx := context.Background()
+	st := newStores(t)
+	svc := st.service(Options{})
+	cfg := pushBlob(t, svc, "r", []byte("{}"))
+	layer := randomBytes(t, 100)
+	ld := digest.FromBytes(layer)
+	body := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` +
+		cfg.String() + `","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"` + ld.String() + `","size":100}]}`)
+
+	if _, err := svc.PutManifest(ctx, "r", Reference{Tag: "v1"}, "application/vnd.oci.image.manifest.v1+json", body, nil); codeOf(err) != "MANIFEST_BLOB_UNKNOWN" {
+		t.Fatalf("push before the layer: %v", err)
+	}
+	pushBlob(t, svc, "r", layer)
+	res, err := svc.PutManifest(ctx, "r", Reference{Tag: "v1"}, "application/vnd.oci.image.manifest.v1+json", body, []string{"latest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.DeleteManifest(ctx, "r", Reference{Tag: "latest"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.DeleteManifest(ctx, "r", Reference{Digest: res.Digest}); err != nil {
+		t.Fatal(err)
+	}
+	var evs []meta.Event
+	_ = st.meta.View(ctx, func(r meta.Reader) error {
+		var err error
+		evs, err = r.EventsAfter(0, 100)
+		return err
+	})
+	var kinds []string
+	for _, e := range evs {
+		kinds = append(kinds, e.Kind+":"+e.Tag)
+	}
+	if got := strings.Join(kinds, ","); got != "manifest.push:v1,manifest.push:latest,tag.delete:latest,manifest.delete:" {
+		t.Fatalf("events = %s", got)
+	}
+}

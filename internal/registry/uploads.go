@@ -1,0 +1,347 @@
+package registry
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/blob"
+	"github.com/berth-registry/berth/internal/errcode"
+	"github.com/berth-registry/berth/internal/meta"
+)
+
+// UploadState is what a client learns about an upload session.
+type UploadState struct {
+	ID     string
+	Repo   string
+	Offset int64 // bytes received so far
+}
+
+// UploadReader is an optional blob store capability: reading back what an
+// upload holds. The service uses it only when a client finishes an upload
+// with a digest algorithm other than the one it hashed with.
+type UploadReader interface {
+	ReadUpload(ctx context.Context, id string, size int64) (io.ReadCloser, error)
+}
+
+func newUploadID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return hex.EncodeToString(b[:])
+}
+
+func marshalHash(h hash.Hash) ([]byte, error) {
+	m, ok := h.(encoding.BinaryMarshaler)
+	if !ok {
+		return nil, fmt.Errorf("hash %T cannot be saved", h)
+	}
+	return m.MarshalBinary()
+}
+
+func restoreHash(alg digest.Algorithm, state []byte) (hash.Hash, error) {
+	if !alg.Available() {
+		return nil, fmt.Errorf("digest algorithm %q unavailable", alg)
+	}
+	h := alg.Hash()
+	if len(state) == 0 {
+		return h, nil
+	}
+	u, ok := h.(encoding.BinaryUnmarshaler)
+	if !ok {
+		return nil, fmt.Errorf("hash %T cannot be restored", h)
+	}
+	if err := u.UnmarshalBinary(state); err != nil {
+		return nil, fmt.Errorf("restore hash state: %w", err)
+	}
+	return h, nil
+}
+
+// StartUpload opens an upload session in repo hashing with alg.
+func (s *Service) StartUpload(ctx context.Context, repo string, alg digest.Algorithm) (UploadState, error) {
+	if alg == "" {
+		alg = digest.Canonical
+	}
+	id := newUploadID()
+	now := s.opts.Now()
+	// The metadata row first: a driver upload without a row is purged by age,
+	// a row without a driver upload answers BLOB_UPLOAD_UNKNOWN.
+	err := s.meta.Update(ctx, func(tx meta.Tx) error {
+		return tx.CreateUpload(meta.Upload{ID: id, Repo: repo, Algorithm: alg, CreatedAt: now, UpdatedAt: now})
+	})
+	if err != nil {
+		return UploadState{}, err
+	}
+	if err := s.blobs.CreateUpload(ctx, id); err != nil {
+		s.dropSession(ctx, id)
+		return UploadState{}, storageErr(err)
+	}
+	return UploadState{ID: id, Repo: repo}, nil
+}
+
+func (s *Service) session(ctx context.Context, repo, id string) (meta.Upload, error) {
+	var u meta.Upload
+	err := s.meta.View(ctx, func(r meta.Reader) error {
+		var err error
+		u, err = r.Upload(id)
+		return err
+	})
+	if errors.Is(err, meta.ErrNotFound) || (err == nil && u.Repo != repo) {
+		return meta.Upload{}, errcode.BlobUploadUnknown.New()
+	}
+	return u, err
+}
+
+// UploadStatus reports how much of an upload the registry holds.
+func (s *Service) UploadStatus(ctx context.Context, repo, id string) (UploadState, error) {
+	u, err := s.session(ctx, repo, id)
+	if err != nil {
+		return UploadState{}, err
+	}
+	return UploadState{ID: id, Repo: repo, Offset: u.Offset}, nil
+}
+
+// WriteUpload appends r to the upload. start is where the client says the
+// chunk begins (-1 when it did not say); a chunk that does not start where the
+// upload ends is refused with 416. length is the declared length (-1 unknown).
+func (s *Service) WriteUpload(ctx context.Context, repo, id string, start, length int64, r io.Reader) (UploadState, error) {
+	defer s.lockUpload(id)()
+	u, err := s.session(ctx, repo, id)
+	if err != nil {
+		return UploadState{}, err
+	}
+	if start >= 0 && start != u.Offset {
+		return UploadState{}, errcode.BlobUploadInvalid.Errorf("chunk starts at %d but the upload holds %d bytes", start, u.Offset).
+			WithStatus(http.StatusRequestedRangeNotSatisfiable)
+	}
+	h, err := restoreHash(u.Algorithm, u.HashState)
+	if err != nil {
+		return UploadState{}, err
+	}
+	if err := s.appendChunk(ctx, &u, h, length, r); err != nil {
+		return UploadState{}, err
+	}
+	return UploadState{ID: id, Repo: repo, Offset: u.Offset}, nil
+}
+
+// appendChunk streams r into the upload through the hash and saves the new
+// offset and hash state.
+func (s *Service) appendChunk(ctx context.Context, u *meta.Upload, h hash.Hash, length int64, r io.Reader) error {
+	if err := s.checkSize(u.Offset, length); err != nil {
+		return err
+	}
+	n, err := s.blobs.WriteUpload(ctx, u.ID, u.Offset, io.TeeReader(s.limit(r, u.Offset), h))
+	if err != nil {
+		return s.failWrite(ctx, u, err)
+	}
+	if length >= 0 && n != length {
+		s.truncate(ctx, u)
+		return errcode.SizeInvalid.Errorf("received %d bytes, Content-Length said %d", n, length)
+	}
+	if n == 0 {
+		return nil
+	}
+	state, err := marshalHash(h)
+	if err != nil {
+		return err
+	}
+	u.Offset += n
+	u.HashState = state
+	u.UpdatedAt = s.opts.Now()
+	return s.meta.Update(ctx, func(tx meta.Tx) error { return tx.UpdateUpload(*u) })
+}
+
+// failWrite handles a failed chunk write: a full disk aborts the whole
+// session (freeing its space); anything else (a client that went away)
+// discards the partial chunk and keeps the session so the client can resume.
+func (s *Service) failWrite(ctx context.Context, u *meta.Upload, err error) error {
+	if errors.Is(err, blob.ErrNoSpace) {
+		s.abort(ctx, u.ID)
+		return storageErr(err)
+	}
+	s.truncate(ctx, u)
+	var e *errcode.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if errors.Is(err, blob.ErrUploadNotFound) {
+		s.dropSession(ctx, u.ID)
+		return errcode.BlobUploadUnknown.New()
+	}
+	return fmt.Errorf("write upload %s: %w", u.ID, err)
+}
+
+func (s *Service) truncate(ctx context.Context, u *meta.Upload) {
+	if _, err := s.blobs.WriteUpload(context.WithoutCancel(ctx), u.ID, u.Offset, strings.NewReader("")); err != nil {
+		s.log.Warn("discarding a partial chunk failed", "upload", u.ID, "err", err)
+	}
+}
+
+func (s *Service) checkSize(offset, length int64) error {
+	if s.opts.MaxBlobSize > 0 && length >= 0 && offset+length > s.opts.MaxBlobSize {
+		return tooLarge(s.opts.MaxBlobSize)
+	}
+	return nil
+}
+
+func tooLarge(max int64) *errcode.Error {
+	return errcode.SizeInvalid.Errorf("blob exceeds the maximum blob size of %d bytes", max).WithStatus(http.StatusRequestEntityTooLarge)
+}
+
+// limit wraps r so reading past the maximum blob size fails.
+func (s *Service) limit(r io.Reader, offset int64) io.Reader {
+	if s.opts.MaxBlobSize <= 0 {
+		return r
+	}
+	return &maxReader{r: r, left: s.opts.MaxBlobSize - offset, max: s.opts.MaxBlobSize}
+}
+
+type maxReader struct {
+	r         io.Reader
+	left, max int64
+}
+
+func (m *maxReader) Read(p []byte) (int, error) {
+	if m.left <= 0 {
+		// Probe for one more byte: only an actual excess is an error.
+		var one [1]byte
+		if n, _ := m.r.Read(one[:]); n > 0 {
+			return 0, tooLarge(m.max)
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > m.left {
+		p = p[:m.left]
+	}
+	n, err := m.r.Read(p)
+	m.left -= int64(n)
+	return n, err
+}
+
+// FinishUpload appends the final chunk (possibly empty), verifies the digest
+// and commits the blob into repo.
+func (s *Service) FinishUpload(ctx context.Context, repo, id string, d digest.Digest, length int64, r io.Reader) (blob.Info, error) {
+	defer s.lockUpload(id)()
+	u, err := s.session(ctx, repo, id)
+	if err != nil {
+		return blob.Info{}, err
+	}
+	h, err := restoreHash(u.Algorithm, u.HashState)
+	if err != nil {
+		return blob.Info{}, err
+	}
+	if err := s.appendChunk(ctx, &u, h, length, r); err != nil {
+		return blob.Info{}, err
+	}
+	got, err := s.uploadDigest(ctx, &u, h, d.Algorithm())
+	if err != nil {
+		return blob.Info{}, err
+	}
+	if got != d {
+		s.abort(ctx, id)
+		return blob.Info{}, errcode.DigestInvalid.Errorf("upload has digest %s, not %s", got, d)
+	}
+	if err := s.blobs.CommitUpload(ctx, id, d, u.Offset); err != nil {
+		if errors.Is(err, blob.ErrNoSpace) {
+			s.abort(ctx, id)
+		}
+		return blob.Info{}, storageErr(err)
+	}
+	info := blob.Info{Digest: d, Size: u.Offset}
+	err = s.meta.Update(ctx, func(tx meta.Tx) error {
+		if err := tx.LinkBlob(repo, d, u.Offset); err != nil {
+			return err
+		}
+		if err := tx.DeleteUpload(id); err != nil && !errors.Is(err, meta.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
+	return info, err
+}
+
+// uploadDigest returns the upload's digest in algorithm alg: from the running
+// hash when it matches, else by reading the upload back.
+func (s *Service) uploadDigest(ctx context.Context, u *meta.Upload, h hash.Hash, alg digest.Algorithm) (digest.Digest, error) {
+	if alg == u.Algorithm {
+		return digest.NewDigest(alg, h), nil
+	}
+	ur, ok := s.blobs.(UploadReader)
+	if !ok {
+		return "", errcode.DigestInvalid.Errorf("upload was hashed with %s; start it with ?digest-algorithm=%s", u.Algorithm, alg)
+	}
+	rc, err := ur.ReadUpload(ctx, u.ID, u.Offset)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	return alg.FromReader(rc)
+}
+
+// CancelUpload discards an upload session.
+func (s *Service) CancelUpload(ctx context.Context, repo, id string) error {
+	defer s.lockUpload(id)()
+	if _, err := s.session(ctx, repo, id); err != nil {
+		return err
+	}
+	s.abort(ctx, id)
+	return nil
+}
+
+// abort removes an upload from the blob store and the index, best effort.
+func (s *Service) abort(ctx context.Context, id string) {
+	ctx = context.WithoutCancel(ctx)
+	if err := s.blobs.AbortUpload(ctx, id); err != nil && !errors.Is(err, blob.ErrUploadNotFound) {
+		s.log.Warn("aborting upload failed", "upload", id, "err", err)
+	}
+	s.dropSession(ctx, id)
+}
+
+func (s *Service) dropSession(ctx context.Context, id string) {
+	err := s.meta.Update(context.WithoutCancel(ctx), func(tx meta.Tx) error { return tx.DeleteUpload(id) })
+	if err != nil && !errors.Is(err, meta.ErrNotFound) {
+		s.log.Warn("deleting upload session failed", "upload", id, "err", err)
+	}
+}
+
+// PutBlob stores a whole blob sent in one request (POST ?digest=) into repo.
+// No session is recorded: a crash leaves only a driver upload that the purge
+// removes by age.
+func (s *Service) PutBlob(ctx context.Context, repo string, d digest.Digest, length int64, r io.Reader) (blob.Info, error) {
+	if err := s.checkSize(0, length); err != nil {
+		return blob.Info{}, err
+	}
+	id := newUploadID()
+	if err := s.blobs.CreateUpload(ctx, id); err != nil {
+		return blob.Info{}, storageErr(err)
+	}
+	h := d.Algorithm().Hash()
+	n, err := s.blobs.WriteUpload(ctx, id, 0, io.TeeReader(s.limit(r, 0), h))
+	if err == nil && length >= 0 && n != length {
+		err = errcode.SizeInvalid.Errorf("received %d bytes, Content-Length said %d", n, length)
+	}
+	if err == nil && digest.NewDigest(d.Algorithm(), h) != d {
+		err = errcode.DigestInvalid.Errorf("content has digest %s, not %s", digest.NewDigest(d.Algorithm(), h), d)
+	}
+	if err == nil {
+		err = s.blobs.CommitUpload(ctx, id, d, n)
+	}
+	if err != nil {
+		if aerr := s.blobs.AbortUpload(context.WithoutCancel(ctx), id); aerr != nil && !errors.Is(aerr, blob.ErrUploadNotFound) {
+			s.log.Warn("aborting upload failed", "upload", id, "err", aerr)
+		}
+		return blob.Info{}, storageErr(err)
+	}
+	err = s.meta.Update(ctx, func(tx meta.Tx) error { return tx.LinkBlob(repo, d, n) })
+	return blob.Info{Digest: d, Size: n}, err
+}
