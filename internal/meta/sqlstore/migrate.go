@@ -1,0 +1,203 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/berth-registry/berth/internal/meta"
+)
+
+// Migration is one step of the schema history. Its statements run in one
+// transaction together with the row that records the new version.
+type Migration struct {
+	Version    int
+	Name       string
+	Statements []string
+}
+
+// ErrSchemaTooNew is wrapped by the error New returns when the database was
+// migrated by a newer berth than this one.
+var ErrSchemaTooNew = errors.New("database schema is newer than this berth supports")
+
+const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version BIGINT PRIMARY KEY,
+	name TEXT NOT NULL,
+	applied_at BIGINT NOT NULL
+)`
+
+const selectSchemaVersion = `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`
+
+// CoreMigrations returns the schema history of the metadata index, written
+// once for every dialect with the Type* placeholders. New entries are only
+// ever appended; a released migration is never edited.
+func CoreMigrations() []Migration {
+	return []Migration{{
+		Version: 1,
+		Name:    "initial schema",
+		Statements: []string{
+			`CREATE TABLE repositories (
+				id ` + TypeRowID + `,
+				name ` + TypeKeyText + ` NOT NULL UNIQUE,
+				created_at BIGINT NOT NULL
+			)`,
+			`CREATE TABLE blob_links (
+				repo_id BIGINT NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+				digest TEXT NOT NULL,
+				size BIGINT NOT NULL,
+				created_at BIGINT NOT NULL,
+				PRIMARY KEY (repo_id, digest)
+			)`,
+			`CREATE INDEX blob_links_digest ON blob_links (digest, repo_id)`,
+			// content is the last column: SQLite then never reads a large
+			// manifest's overflow pages to reach the other columns.
+			`CREATE TABLE manifests (
+				id ` + TypeRowID + `,
+				repo_id BIGINT NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+				digest TEXT NOT NULL,
+				media_type TEXT NOT NULL,
+				artifact_type TEXT NOT NULL,
+				size BIGINT NOT NULL,
+				subject TEXT,
+				annotations TEXT,
+				created_at BIGINT NOT NULL,
+				content ` + TypeBytes + ` NOT NULL,
+				UNIQUE (repo_id, digest)
+			)`,
+			`CREATE INDEX manifests_subject ON manifests (repo_id, subject, digest)`,
+			`CREATE TABLE manifest_blobs (
+				manifest_id BIGINT NOT NULL REFERENCES manifests (id) ON DELETE CASCADE,
+				digest TEXT NOT NULL,
+				PRIMARY KEY (manifest_id, digest)
+			)`,
+			`CREATE INDEX manifest_blobs_digest ON manifest_blobs (digest)`,
+			`CREATE TABLE manifest_children (
+				manifest_id BIGINT NOT NULL REFERENCES manifests (id) ON DELETE CASCADE,
+				digest TEXT NOT NULL,
+				PRIMARY KEY (manifest_id, digest)
+			)`,
+			`CREATE INDEX manifest_children_digest ON manifest_children (digest)`,
+			`CREATE TABLE tags (
+				repo_id BIGINT NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+				name ` + TypeKeyText + ` NOT NULL,
+				manifest_id BIGINT NOT NULL REFERENCES manifests (id) ON DELETE CASCADE,
+				updated_at BIGINT NOT NULL,
+				PRIMARY KEY (repo_id, name)
+			)`,
+			`CREATE INDEX tags_manifest ON tags (manifest_id, name)`,
+			`CREATE TABLE uploads (
+				id TEXT PRIMARY KEY,
+				repo TEXT NOT NULL,
+				algorithm TEXT NOT NULL,
+				byte_offset BIGINT NOT NULL,
+				hash_state ` + TypeBytes + `,
+				created_at BIGINT NOT NULL,
+				updated_at BIGINT NOT NULL
+			)`,
+			`CREATE INDEX uploads_updated ON uploads (updated_at, id)`,
+			`CREATE TABLE events (
+				id ` + TypeSerialID + `,
+				kind TEXT NOT NULL,
+				repo TEXT NOT NULL,
+				digest TEXT NOT NULL,
+				tag TEXT NOT NULL,
+				media_type TEXT NOT NULL,
+				size BIGINT NOT NULL,
+				created_at BIGINT NOT NULL
+			)`,
+		},
+	}}
+}
+
+// expand replaces the dialect's type placeholders in stmt.
+func (d *Dialect) expand(stmt string) (string, error) {
+	for k, v := range d.Types {
+		stmt = strings.ReplaceAll(stmt, k, v)
+	}
+	if i := strings.Index(stmt, "{{"); i >= 0 {
+		end := min(len(stmt), i+24)
+		return "", fmt.Errorf("sqlstore: dialect %s has no type for %q", d.Name, stmt[i:end])
+	}
+	return stmt, nil
+}
+
+// checkMigrations verifies that versions run 1, 2, 3, ... without gaps.
+func checkMigrations(ms []Migration) error {
+	for i, m := range ms {
+		if m.Version != i+1 {
+			return fmt.Errorf("sqlstore: migration %d (%q) has version %d, want %d", i, m.Name, m.Version, i+1)
+		}
+	}
+	return nil
+}
+
+// migrate brings the schema to the latest version, one transaction per
+// migration. The current version is read again inside each transaction, so
+// two processes opening the same database at once apply each step once.
+func (s *Store) migrate(ctx context.Context) error {
+	ms := s.d.Migrations
+	if err := checkMigrations(ms); err != nil {
+		return err
+	}
+	if _, err := s.write.ExecContext(ctx, createMigrationsTable); err != nil {
+		return fmt.Errorf("sqlstore: create schema_migrations: %w", err)
+	}
+	for {
+		done, err := s.migrateStep(ctx, ms)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+func (s *Store) migrateStep(ctx context.Context, ms []Migration) (done bool, err error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: begin migration: %w", err)
+	}
+	defer func() {
+		if err != nil || done {
+			_ = tx.Rollback()
+		}
+	}()
+	var cur int
+	if err := tx.QueryRowContext(ctx, selectSchemaVersion).Scan(&cur); err != nil {
+		return false, fmt.Errorf("sqlstore: read schema version: %w", err)
+	}
+	latest := len(ms)
+	if cur > latest {
+		return false, fmt.Errorf("%w: database schema version %d is newer than this berth supports (%d)", ErrSchemaTooNew, cur, latest)
+	}
+	if cur == latest {
+		return true, nil
+	}
+	m := ms[cur]
+	for i, stmt := range m.Statements {
+		q, err := s.d.expand(stmt)
+		if err != nil {
+			return false, err
+		}
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return false, fmt.Errorf("sqlstore: migration %d (%s) statement %d: %w", m.Version, m.Name, i+1, err)
+		}
+	}
+	ins := s.d.rebind(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`)
+	if _, err := tx.ExecContext(ctx, ins, m.Version, m.Name, time.Now().UnixNano()); err != nil {
+		return false, fmt.Errorf("sqlstore: record migration %d: %w", m.Version, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("sqlstore: commit migration %d: %w", m.Version, err)
+	}
+	return false, nil
+}
+
+// SchemaVersion returns the schema version recorded in the database.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.View(ctx, func(r meta.Reader) error {
+		return r.(*txn).RawQueryRow(selectSchemaVersion, nil, &v)
+	})
+	return v, err
+}

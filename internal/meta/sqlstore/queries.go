@@ -1,0 +1,21 @@
+package sqlstore
+
+// readQueries are prepared on both pools, writeQueries on the write pool
+// only. A query missing here still works, prepared per transaction.
+var (
+	readQueries = []string{
+		qRepository, qListRepos, qListReposN,
+		qBlobLink, qReposWithBlob, qReposWithBlobN,
+		qManifest, qManifestByTag, qReferrersAll, qReferrersType, qManifestRefs,
+		qTag, qListTags, qListTagsN, qTagsOf,
+		qUpload, qUploadsBefore,
+		qEventsAfter, qEventsAfterN,
+	}
+	writeQueries = []string{
+		qEnsureRepo, qLinkBlob, qUnlinkBlob,
+		qPutManifest, qManifestBlob, qManifestChild, qDeleteManifest,
+		qManifestID, qTagPrevious, qPutTag, qDeleteTag,
+		qUploadCreate, qUploadUpdate, qUploadDelete,
+		qEventInsert,
+	}
+)
