@@ -1,0 +1,26 @@
+// Package e2e holds berth's end-to-end tests: they start the real berth
+// binary on 127.0.0.1 and drive it with the Docker engine and with
+// go-containerregistry, kill it with SIGKILL in the middle of pushes, and
+// fill its disk.
+//
+// The tests are behind the build tag "e2e", so a plain `go test ./...` skips
+// them. scripts/test.sh starts a private dockerd, builds bin/berth and runs
+//
+//	go test -tags e2e ./test/e2e/...
+//
+// Environment:
+//
+//	BERTH_BIN             berth binary to test (built into a temp dir if unset)
+//	E2E_TARGET            "berth" (default) or "distribution": run the same
+//	                      tests against the reference registry (Debian
+//	                      docker-registry), to check the tests themselves
+//	E2E_DISTRIBUTION_BIN  reference registry binary (default /usr/bin/docker-registry)
+//	E2E_DOCKER            docker CLI (default "docker" from PATH); DOCKER_HOST
+//	                      names the engine
+//	E2E_CRASH_ITERATIONS  kill -9 rounds of the crash test (default 15; or
+//	                      go test -args -crash.iterations=N)
+//	E2E_CRASH_MIN_KILL_MS, E2E_CRASH_MAX_KILL_MS
+//	                      window for the kill after pushes start (50, 800)
+//	E2E_SEED              seed for the random choices (default: time based,
+//	                      always logged)
+package e2e
