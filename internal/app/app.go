@@ -92,6 +92,7 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	go a.purgeLoop(bg)
+	go a.serveDebug(bg)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -23,6 +23,8 @@ type HTTP struct {
 	Addr string `yaml:"addr" key:"http.addr" desc:"Listen address, host:port."`
 	// ShutdownTimeout bounds how long SIGTERM waits for in-flight requests.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" key:"http.shutdown_timeout" desc:"How long SIGTERM waits for in-flight requests to finish."`
+	// DebugAddr serves Go's pprof profiles when set.
+	DebugAddr string `yaml:"debug_addr" key:"http.debug_addr" desc:"Listen address of the pprof debug server (empty = off); keep it on loopback."`
 }
 
 type Storage struct {

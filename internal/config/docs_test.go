@@ -9,17 +9,25 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the keys table in docs/configuration.md")
+var update = flag.Bool("update", false, "rewrite the keys table in docs/configuration.md and README.md")
 
 const (
 	docPath    = "../../docs/configuration.md"
+	readmePath = "../../README.md"
 	beginTable = "<!-- BEGIN GENERATED KEYS TABLE -->\n"
 	endTable   = "<!-- END GENERATED KEYS TABLE -->"
 )
 
-// TestConfigurationDoc fails when the keys table in docs/configuration.md is
-// not what Keys produces. Regenerate it with `go generate ./internal/config`.
+// TestConfigurationDoc fails when the keys table in docs/configuration.md or
+// README.md is not what Keys produces. Regenerate them with
+// `go generate ./internal/config`.
 func TestConfigurationDoc(t *testing.T) {
+	for _, p := range []string{docPath, readmePath} {
+		t.Run(filepath.Base(p), func(t *testing.T) { checkKeysTable(t, p) })
+	}
+}
+
+func checkKeysTable(t *testing.T, docPath string) {
 	raw, err := os.ReadFile(docPath)
 	if err != nil {
 		t.Fatal(err)

@@ -48,6 +48,7 @@ func TestKeys(t *testing.T) {
 		{Path: "version", Env: "", Type: "int", Default: "1"},
 		{Path: "http.addr", Env: "BERTH_HTTP_ADDR", Type: "string", Default: "0.0.0.0:5000"},
 		{Path: "http.shutdown_timeout", Env: "BERTH_HTTP_SHUTDOWN_TIMEOUT", Type: "duration", Default: "30s"},
+		{Path: "http.debug_addr", Env: "BERTH_HTTP_DEBUG_ADDR", Type: "string", Default: ""},
 		{Path: "storage.path", Env: "BERTH_STORAGE_PATH", Type: "string", Default: "./berth-data"},
 		{Path: "storage.max_blob_size", Env: "BERTH_STORAGE_MAX_BLOB_SIZE", Type: "size", Default: "0"},
 		{Path: "storage.upload_max_age", Env: "BERTH_STORAGE_UPLOAD_MAX_AGE", Type: "duration", Default: "24h"},
@@ -71,7 +72,7 @@ func TestKeys(t *testing.T) {
 			}
 		})
 	}
-	if n := len(Keys()); n != 14 {
+	if n := len(Keys()); n != 15 {
 		t.Errorf("Keys() has %d keys; update this test and the docs when adding keys", n)
 	}
 }

@@ -24,6 +24,11 @@ func (c Config) Validate() error {
 	if err := checkHostPort(c.HTTP.Addr); err != nil {
 		v.bad("http.addr", "must be host:port, like 0.0.0.0:5000 or :5000 (got %q: %v)", c.HTTP.Addr, err)
 	}
+	if c.HTTP.DebugAddr != "" {
+		if err := checkHostPort(c.HTTP.DebugAddr); err != nil {
+			v.bad("http.debug_addr", "must be empty or host:port, like 127.0.0.1:6060 (got %q: %v)", c.HTTP.DebugAddr, err)
+		}
+	}
 	v.oneOf("storage.driver", c.Storage.Driver, "filesystem")
 	if c.Storage.Path == "" {
 		v.bad("storage.path", "must not be empty")
