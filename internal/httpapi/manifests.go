@@ -5,15 +5,21 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/berth-registry/berth/internal/errcode"
 	"github.com/berth-registry/berth/internal/registry"
 )
 
 func (a *API) getManifest(w http.ResponseWriter, r *http.Request, rt route) error {
 	ref, err := registry.ParseReference(rt.arg)
 	if err != nil {
+		// A pull may only fail with 404: no manifest can have an invalid tag.
+		if !strings.Contains(rt.arg, ":") {
+			return errcode.ManifestUnknown.WithDetail(map[string]string{"name": rt.name, "reference": rt.arg})
+		}
 		return err
 	}
 	m, err := a.svc.GetManifest(r.Context(), rt.name, ref)
@@ -53,11 +59,15 @@ func (a *API) putManifest(w http.ResponseWriter, r *http.Request, rt route) erro
 	if int64(len(body)) > max {
 		return registry.ManifestTooLarge(max)
 	}
-	res, err := a.svc.PutManifest(r.Context(), rt.name, ref, r.Header.Get("Content-Type"), body, r.URL.Query()["tag"])
+	tags := r.URL.Query()["tag"]
+	res, err := a.svc.PutManifest(r.Context(), rt.name, ref, r.Header.Get("Content-Type"), body, tags)
 	if err != nil {
 		return err
 	}
 	h := w.Header()
+	for _, t := range tags {
+		h.Add("OCI-Tag", t)
+	}
 	h.Set("Location", "/v2/"+rt.name+"/manifests/"+res.Digest.String())
 	h.Set("Docker-Content-Digest", res.Digest.String())
 	if res.Subject != "" {
