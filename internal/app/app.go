@@ -56,6 +56,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		MaxBlobSize:     cfg.Storage.MaxBlobSize,
 		ManifestMaxSize: cfg.Registry.ManifestMaxSize,
 		ListMaxEntries:  cfg.Registry.ListMaxEntries,
+		CacheSize:       cfg.Registry.CacheSize,
 	}, log)
 	mux := http.NewServeMux()
 	api := httpapi.New(svc, log)

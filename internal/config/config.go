@@ -52,6 +52,8 @@ type Registry struct {
 	ManifestMaxSize int64 `yaml:"manifest_max_size" key:"registry.manifest_max_size" desc:"Refuse manifests larger than this (413)."`
 	// ListMaxEntries clamps the n parameter of tag lists and the catalog.
 	ListMaxEntries int `yaml:"list_max_entries" key:"registry.list_max_entries" desc:"Upper bound for the n parameter of tag lists and the catalog."`
+	// CacheSize bounds the in-memory manifest cache for pulls.
+	CacheSize int64 `yaml:"cache_size" key:"registry.cache_size" desc:"Memory for recently pulled manifests and tags (0 = no cache)."`
 }
 
 type Log struct {
@@ -73,7 +75,7 @@ func Default() Config {
 			UploadPurgeInterval: time.Hour,
 		},
 		Metadata: Metadata{Driver: "sqlite"},
-		Registry: Registry{ManifestMaxSize: 4 << 20, ListMaxEntries: 10000},
+		Registry: Registry{ManifestMaxSize: 4 << 20, ListMaxEntries: 10000, CacheSize: 16 << 20},
 		Log:      Log{Level: "info", Format: "text"},
 	}
 }

@@ -55,6 +55,7 @@ func TestKeys(t *testing.T) {
 		{Path: "metadata.sqlite_path", Env: "BERTH_METADATA_SQLITE_PATH", Type: "string", Default: ""},
 		{Path: "registry.manifest_max_size", Env: "BERTH_REGISTRY_MANIFEST_MAX_SIZE", Type: "size", Default: "4MiB"},
 		{Path: "registry.list_max_entries", Env: "BERTH_REGISTRY_LIST_MAX_ENTRIES", Type: "int", Default: "10000"},
+		{Path: "registry.cache_size", Env: "BERTH_REGISTRY_CACHE_SIZE", Type: "size", Default: "16MiB"},
 		{Path: "log.level", Env: "BERTH_LOG_LEVEL", Type: "string", Default: "info"},
 	}
 	for _, want := range tests {
@@ -72,7 +73,7 @@ func TestKeys(t *testing.T) {
 			}
 		})
 	}
-	if n := len(Keys()); n != 15 {
+	if n := len(Keys()); n != 16 {
 		t.Errorf("Keys() has %d keys; update this test and the docs when adding keys", n)
 	}
 }

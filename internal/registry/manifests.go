@@ -47,7 +47,10 @@ func manifestUnknown(repo string, ref Reference) *errcode.Error {
 
 // GetManifest returns the manifest ref names in repo.
 func (s *Service) GetManifest(ctx context.Context, repo string, ref Reference) (meta.Manifest, error) {
-	var m meta.Manifest
+	m, gen, ok := s.cache.lookup(repo, ref)
+	if ok {
+		return m, nil
+	}
 	err := s.meta.View(ctx, func(r meta.Reader) error {
 		var err error
 		if ref.Digest != "" {
@@ -59,6 +62,9 @@ func (s *Service) GetManifest(ctx context.Context, repo string, ref Reference) (
 	})
 	if errors.Is(err, meta.ErrNotFound) {
 		return m, manifestUnknown(repo, ref)
+	}
+	if err == nil {
+		s.cache.fill(repo, ref, m, gen)
 	}
 	return m, err
 }
@@ -125,6 +131,7 @@ func (s *Service) PutManifest(ctx context.Context, repo string, ref Reference, c
 		}
 		return nil
 	})
+	s.cache.forgetTags(repo, tags)
 	if err != nil {
 		return PushResult{}, err
 	}
@@ -177,6 +184,11 @@ func (s *Service) DeleteManifest(ctx context.Context, repo string, ref Reference
 		}
 		return tx.AppendEvent(meta.Event{Kind: "manifest.delete", Repo: repo, Digest: ref.Digest, MediaType: m.MediaType, Size: m.Size, CreatedAt: now})
 	})
+	if ref.Tag != "" {
+		s.cache.forgetTags(repo, []string{ref.Tag})
+	} else {
+		s.cache.forgetManifest(repo, ref.Digest)
+	}
 	if errors.Is(err, meta.ErrNotFound) {
 		return manifestUnknown(repo, ref)
 	}

@@ -20,6 +20,9 @@ type Options struct {
 	ManifestMaxSize int64
 	// ListMaxEntries clamps the page size of tag lists and the catalog.
 	ListMaxEntries int
+	// CacheSize bounds the bytes of manifests kept in memory for pulls
+	// (0 = no cache). Only for a single process that sees every write.
+	CacheSize int64
 	// Now is the clock (tests may replace it).
 	Now func() time.Time
 }
@@ -31,6 +34,7 @@ type Service struct {
 	meta  meta.Store
 	opts  Options
 	log   *slog.Logger
+	cache *manifestCache
 	locks [64]sync.Mutex // serialise writes to one upload session within a process
 }
 
@@ -48,7 +52,7 @@ func New(blobs blob.Store, md meta.Store, opts Options, log *slog.Logger) *Servi
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{blobs: blobs, meta: md, opts: opts, log: log}
+	return &Service{blobs: blobs, meta: md, opts: opts, log: log, cache: newManifestCache(opts.CacheSize)}
 }
 
 // ManifestMaxSize is the largest manifest accepted, in bytes.
