@@ -1,0 +1,85 @@
+package app
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/berth-registry/berth/internal/config"
+)
+
+// TestShutdownDrainsInFlightRequests: cancelling Serve's context (what
+// SIGTERM does) lets a request already in flight finish before Serve returns,
+// and refuses new connections.
+func TestShutdownDrainsInFlightRequests(t *testing.T) {
+	cfg := config.Default()
+	cfg.Storage.Path = t.TempDir()
+	cfg.HTTP.ShutdownTimeout = 10 * time.Second
+	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- a.ServeListener(ctx, ln) }()
+
+	resp, err := http.Post(base+"/v2/drain/blobs/uploads/", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+
+	// A PATCH whose body arrives slowly, across the shutdown.
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest(http.MethodPatch, base+loc, pr)
+	done := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("in-flight PATCH: %v", err)
+			done <- nil
+			return
+		}
+		done <- resp
+	}()
+	if _, err := pw.Write([]byte("first half ")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	stop()
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned %v while a request was in flight", err)
+	default:
+	}
+	if _, err := pw.Write([]byte("second half")); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if resp := <-done; resp == nil || resp.StatusCode != http.StatusAccepted || resp.Header.Get("Range") != "0-21" {
+		t.Fatalf("in-flight PATCH answered %+v", resp)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after the drain")
+	}
+	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		t.Fatal("still accepting connections after shutdown")
+	}
+}
