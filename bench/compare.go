@@ -1,0 +1,300 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+)
+
+// target is the goal berth is held to for one metric: either a minimum
+// ratio to the reference (oriented so >1 is better) or an absolute bound on
+// berth's own value.
+type target struct {
+	minRatio float64 // ratio >= minRatio
+	maxValue float64 // berth value < maxValue (strict), when > 0
+	maxIncl  bool    // maxValue is inclusive (<=)
+	text     string
+}
+
+// targets are the project's performance goals (ratio to the reference).
+var targets = map[string][]target{
+	"push.mibps":              {{minRatio: 3, text: "≥3×"}},
+	"pull.mibps":              {{minRatio: 1.3, text: "≥1.3×"}},
+	"small.images_per_s":      {{minRatio: 5, text: "≥5×"}},
+	"manifest.rps":            {{minRatio: 7, text: "≥7×"}},
+	"manifest.p99_us":         {{minRatio: 4, text: "≤¼ of ref (≥4×)"}},
+	"manifest.cpu_us_per_req": {{maxValue: 60, maxIncl: true, text: "≤60 µs"}},
+	"head.rps":                {{minRatio: 7, text: "≥7×"}},
+	"catalog.page100_ms":      {{minRatio: 20, text: "≥20× faster"}},
+	"tags.tagging_s":          {{minRatio: 2, text: "≥2× faster"}},
+	"push.peak_rss_mib":       {{maxValue: 64, text: "<64 MiB"}},
+}
+
+// row is one line of the comparison table.
+type row struct {
+	scenario, name, unit string
+	ref, new             *float64
+	ratio                *float64
+	target, verdict      string
+}
+
+// ratioOf orients a comparison so that > 1 always means new is better:
+// new/ref for higher-is-better metrics, ref/new for lower-is-better ones.
+func ratioOf(better string, ref, new float64) (float64, bool) {
+	switch better {
+	case "higher":
+		if ref <= 0 {
+			return 0, false
+		}
+		return new / ref, true
+	case "lower":
+		if new <= 0 {
+			return 0, false
+		}
+		return ref / new, true
+	}
+	return 0, false
+}
+
+// verdict says whether the targets for key are met.
+func verdict(ts []target, ratio *float64, newVal *float64) string {
+	if len(ts) == 0 {
+		return ""
+	}
+	for _, t := range ts {
+		switch {
+		case t.maxValue > 0:
+			if newVal == nil {
+				return "n/a"
+			}
+			if *newVal > t.maxValue || (!t.maxIncl && *newVal == t.maxValue) {
+				return "MISS"
+			}
+		default:
+			if ratio == nil {
+				return "n/a"
+			}
+			if *ratio < t.minRatio {
+				return "MISS"
+			}
+		}
+	}
+	return "ok"
+}
+
+// buildRows pairs the metrics of two reports by key, in the reference's
+// order, then any keys only the candidate has.
+func buildRows(ref, cand *Report) []row {
+	type pair struct {
+		m        Metric
+		ref, new *float64
+	}
+	var order []string
+	pairs := map[string]*pair{}
+	add := func(ms []Metric, isRef bool) {
+		for _, m := range ms {
+			p, ok := pairs[m.Key]
+			if !ok {
+				p = &pair{m: m}
+				pairs[m.Key] = p
+				order = append(order, m.Key)
+			}
+			v := m.Value
+			if isRef {
+				p.ref = &v
+			} else {
+				p.new = &v
+			}
+		}
+	}
+	add(ref.Metrics, true)
+	add(cand.Metrics, false)
+	rows := make([]row, 0, len(order))
+	for _, k := range order {
+		p := pairs[k]
+		r := row{scenario: p.m.Scenario, name: p.m.Name, unit: p.m.Unit, ref: p.ref, new: p.new}
+		if p.ref != nil && p.new != nil {
+			if v, ok := ratioOf(p.m.Better, *p.ref, *p.new); ok {
+				r.ratio = &v
+			}
+		}
+		var texts []string
+		for _, t := range targets[k] {
+			texts = append(texts, t.text)
+		}
+		r.target = strings.Join(texts, ", ")
+		r.verdict = verdict(targets[k], r.ratio, r.new)
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+func fmtNum(v *float64) string {
+	if v == nil {
+		return "—"
+	}
+	a := math.Abs(*v)
+	switch {
+	case a >= 1000:
+		return fmt.Sprintf("%.0f", *v)
+	case a >= 100:
+		return fmt.Sprintf("%.1f", *v)
+	default:
+		return fmt.Sprintf("%.2f", *v)
+	}
+}
+
+func fmtRatio(v *float64) string {
+	if v == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f×", *v)
+}
+
+// table renders rows as cells: header first.
+func table(rows []row, refLabel, newLabel string) [][]string {
+	out := [][]string{{"scenario", "metric", "unit", refLabel, newLabel, "ratio", "target", "met"}}
+	for _, r := range rows {
+		out = append(out, []string{r.scenario, r.name, r.unit, fmtNum(r.ref), fmtNum(r.new), fmtRatio(r.ratio), r.target, r.verdict})
+	}
+	return out
+}
+
+const ratioNote = "ratio > 1 means berth is better: berth/reference for throughput (MiB/s, images/s, req/s); " +
+	"reference/berth for latency, time, CPU and RSS. Absolute targets (CPU/req, RSS) apply to berth's own value."
+
+func writeText(w io.Writer, cells [][]string) {
+	widths := make([]int, len(cells[0]))
+	for _, r := range cells {
+		for i, c := range r {
+			widths[i] = max(widths[i], len([]rune(c)))
+		}
+	}
+	for n, r := range cells {
+		var b strings.Builder
+		for i, c := range r {
+			b.WriteString(c)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-len([]rune(c))+2))
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+		if n == 0 {
+			total := 0
+			for _, wd := range widths {
+				total += wd + 2
+			}
+			fmt.Fprintln(w, strings.Repeat("-", total-2))
+		}
+	}
+}
+
+func writeMarkdown(w io.Writer, cells [][]string, ref, cand *Report) {
+	esc := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+	for n, r := range cells {
+		parts := make([]string, len(r))
+		for i, c := range r {
+			parts[i] = esc(c)
+		}
+		fmt.Fprintf(w, "| %s |\n", strings.Join(parts, " | "))
+		if n == 0 {
+			fmt.Fprintf(w, "|%s\n", strings.Repeat("---|", len(r)))
+		}
+	}
+	fmt.Fprintf(w, "\n%s\n", ratioNote)
+	if line := settingsLine(ref, cand); line != "" {
+		fmt.Fprintf(w, "\n%s\n", line)
+	}
+	for _, rep := range []*Report{ref, cand} {
+		for _, e := range rep.Errors {
+			fmt.Fprintf(w, "\n- **%s FAILED**: %s", rep.Label, esc(e))
+		}
+		for _, e := range rep.Warnings {
+			fmt.Fprintf(w, "\n- %s warning: %s", rep.Label, esc(e))
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// settingsLine describes the run from whichever report has settings.
+func settingsLine(reps ...*Report) string {
+	for _, r := range reps {
+		st := r.Settings
+		if len(st) == 0 {
+			continue
+		}
+		size := func(k string) string {
+			n, err := parseSize(st[k])
+			if err != nil {
+				return st[k]
+			}
+			return formatBytes(n)
+		}
+		return fmt.Sprintf("Measured %s on %s CPUs (client and server on the same machine): blob %s; "+
+			"%s images × %s × %s by %s clients; %s connections (%s client) for %s; %s repositories; %s tags.",
+			r.Started.Format("2006-01-02 15:04 MST"), st["cpus"], size("blob_size"),
+			st["images"], st["layers"], size("layer_size"), st["push_clients"],
+			st["conns"], st["client"], st["duration"], st["repos"], st["tags"])
+	}
+	return ""
+}
+
+// loadReport reads a -json report; a missing or broken one becomes an empty
+// report carrying the error, so the table still prints.
+func loadReport(path, label string) *Report {
+	rep := &Report{Label: label}
+	b, err := os.ReadFile(path)
+	if err == nil {
+		err = json.Unmarshal(b, rep)
+	}
+	if err != nil {
+		rep.Errors = append(rep.Errors, fmt.Sprintf("no usable report (%v)", err))
+	}
+	rep.Label = label
+	return rep
+}
+
+// runCompare implements "bench compare -ref A.json -new B.json [-md out.md]".
+func runCompare(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	refPath := fs.String("ref", "", "reference registry's -json report")
+	newPath := fs.String("new", "", "berth's -json report")
+	refLabel := fs.String("ref-label", "reference", "column name of the reference")
+	newLabel := fs.String("new-label", "berth", "column name of berth")
+	md := fs.String("md", "", "also write the table as Markdown to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *refPath == "" || *newPath == "" {
+		return errors.New("-ref and -new are required")
+	}
+	ref, cand := loadReport(*refPath, *refLabel), loadReport(*newPath, *newLabel)
+	cells := table(buildRows(ref, cand), *refLabel, *newLabel)
+	writeText(stdout, cells)
+	fmt.Fprintln(stdout)
+	fmt.Fprintln(stdout, ratioNote)
+	for _, rep := range []*Report{ref, cand} {
+		for _, e := range rep.Errors {
+			fmt.Fprintf(stdout, "%s FAILED: %s\n", rep.Label, e)
+		}
+		for _, e := range rep.Warnings {
+			fmt.Fprintf(stdout, "%s warning: %s\n", rep.Label, e)
+		}
+	}
+	if *md != "" {
+		f, err := os.Create(*md)
+		if err != nil {
+			return err
+		}
+		writeMarkdown(f, cells, ref, cand)
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

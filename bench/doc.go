@@ -1,0 +1,14 @@
+// Command bench measures a container registry over the Docker Registry HTTP
+// API V2 / OCI Distribution API: a large blob push and pull, many small image
+// pushes from concurrent clients, manifest GET and blob HEAD under 64
+// concurrent connections, catalog and tag-list paging, and the server's
+// resident memory and CPU time read from /proc.
+//
+// It drives any registry address, so the same run can be made against berth
+// and against a reference registry; bench/run.sh does exactly that and
+// prints the side-by-side table. "bench compare" turns two -json reports
+// into that table (text and Markdown).
+//
+// Every request's status code is checked: a scenario that sees an unexpected
+// status stops and reports the error instead of measuring it.
+package main

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are the command-line settings of one benchmark run.
+type options struct {
+	addr, label, scenarios, prefix string
+	client                         string
+	pid                            int
+	jsonOut, quick                 bool
+	seed                           uint64
+
+	blobSize, layerSize             byteSize
+	images, layers, pushClients     int
+	conns                           int
+	duration, warmup                time.Duration
+	repos, tags                     int
+	setupClients, tagClients        int
+	wait, timeout, rssEvery, budget time.Duration
+}
+
+var allScenarios = []string{"push", "pull", "small", "manifest", "head", "catalog", "tags"}
+
+// quickDefaults are applied by -quick to every flag not set explicitly.
+var quickDefaults = map[string]string{
+	"blob-size": "64MiB",
+	"images":    "40",
+	"duration":  "3s",
+	"warmup":    "300ms",
+	"repos":     "300",
+	"tags":      "300",
+}
+
+func newFlagSet(o *options) *flag.FlagSet {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:5000", "registry host:port (plain HTTP)")
+	fs.IntVar(&o.pid, "pid", 0, "PID of the registry process, for RSS and CPU sampling (0 = none)")
+	fs.StringVar(&o.label, "label", "registry", "name of the registry in the report")
+	fs.BoolVar(&o.jsonOut, "json", false, "write the report as JSON on stdout (progress goes to stderr)")
+	fs.StringVar(&o.scenarios, "scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios to run")
+	fs.BoolVar(&o.quick, "quick", false, "smoke run: scale sizes, counts and durations down")
+	fs.StringVar(&o.prefix, "prefix", "bench", "repository name prefix (use a new one to rerun on a used registry)")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of all generated content")
+	o.blobSize = 1 << 30
+	fs.Var(&o.blobSize, "blob-size", "size of the big blob (push/pull)")
+	o.layerSize = 64 << 10
+	fs.Var(&o.layerSize, "layer-size", "size of each small-image layer")
+	fs.IntVar(&o.images, "images", 200, "small images to push")
+	fs.IntVar(&o.layers, "layers", 10, "layers per small image")
+	fs.IntVar(&o.pushClients, "push-clients", 8, "concurrent clients pushing small images")
+	fs.StringVar(&o.client, "client", "std", "HTTP client of the manifest/head load: std (net/http) or raw (minimal HTTP/1.1, less client CPU)")
+	fs.IntVar(&o.conns, "conns", 64, "concurrent connections for manifest GET / blob HEAD")
+	fs.DurationVar(&o.duration, "duration", 20*time.Second, "measured time of manifest GET / blob HEAD")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured warm-up before manifest GET / blob HEAD")
+	fs.IntVar(&o.repos, "repos", 5000, "repositories created for catalog paging")
+	fs.IntVar(&o.tags, "tags", 5000, "tags created in one repository for tag-list paging")
+	fs.IntVar(&o.setupClients, "setup-clients", 16, "concurrent clients creating the catalog repositories")
+	fs.IntVar(&o.tagClients, "tag-clients", 8, "concurrent clients tagging (timed)")
+	fs.DurationVar(&o.wait, "wait", 30*time.Second, "how long to wait for GET /v2/ to answer 200")
+	fs.DurationVar(&o.timeout, "timeout", time.Minute, "timeout of each small request")
+	fs.DurationVar(&o.rssEvery, "rss-interval", 50*time.Millisecond, "VmRSS sampling interval")
+	fs.DurationVar(&o.budget, "budget", 20*time.Minute, "hard limit on the whole run")
+	return fs
+}
+
+// parseOptions parses args and applies -quick to unset flags.
+func parseOptions(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := newFlagSet(o)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.quick {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, v := range quickDefaults {
+			if !set[name] {
+				if err := fs.Set(name, v); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if o.client != "std" && o.client != "raw" {
+		return nil, fmt.Errorf("-client must be std or raw, not %q", o.client)
+	}
+	for _, s := range splitList(o.scenarios) {
+		if !contains(allScenarios, s) {
+			return nil, fmt.Errorf("unknown scenario %q (have %s)", s, strings.Join(allScenarios, ","))
+		}
+	}
+	if o.blobSize <= 0 || o.layerSize <= 0 || o.images <= 0 || o.conns <= 0 || o.pushClients <= 0 ||
+		o.repos <= 0 || o.tags <= 0 || o.setupClients <= 0 || o.tagClients <= 0 || o.duration <= 0 {
+		return nil, fmt.Errorf("sizes, counts and durations must be positive")
+	}
+	return o, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "compare":
+			if err := runCompare(os.Args[2:], os.Stdout); err != nil {
+				fmt.Fprintln(os.Stderr, "bench compare:", err)
+				os.Exit(1)
+			}
+			return
+		case "freeport":
+			port, err := freePort()
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "bench freeport:", err)
+				os.Exit(1)
+			}
+			fmt.Println(port)
+			return
+		}
+	}
+	o, err := parseOptions(os.Args[1:], os.Stderr)
+	if err != nil {
+		if err != flag.ErrHelp {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+		}
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, o.budget)
+	defer cancel()
+
+	rep := run(ctx, o, os.Stderr)
+	if o.jsonOut {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+	if len(rep.Errors) > 0 {
+		fmt.Fprintf(os.Stderr, "\nbench: %d scenario(s) FAILED against %s:\n", len(rep.Errors), o.label)
+		for _, e := range rep.Errors {
+			fmt.Fprintln(os.Stderr, "  FAIL", e)
+		}
+		os.Exit(1)
+	}
+}
+
+// freePort asks the kernel for an unused loopback TCP port.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

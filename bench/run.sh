@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Runs the benchmark against the reference registry (Debian's docker-registry,
+# CNCF Distribution 2.8) and against berth, one after the other, then prints
+# the side-by-side table and writes it to bench/results.md.
+#
+#   bench/run.sh            full run (1 GiB blob, 20 s load phases, 5,000 repos/tags)
+#   bench/run.sh -quick     smoke run; any other flags go to the bench program
+#
+# Environment:
+#   BENCH_CANDIDATE=reference   run docker-registry in the berth slot too
+#                               (tests the harness before berth serves)
+#   BENCH_KEEP=1                keep the temp dir (logs, data, JSON reports)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+root=$PWD
+
+log() { printf '== %s\n' "$*" >&2; }
+
+if ! command -v docker-registry >/dev/null 2>&1; then
+	log "installing docker-registry"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y docker-registry >/dev/null 2>&1 || {
+		apt-get update >/dev/null
+		apt-get install -y docker-registry >/dev/null
+	}
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/berth-bench.XXXXXX")
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	if [[ -n "${BENCH_KEEP:-}" ]]; then
+		log "kept $tmp"
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "building bench"
+go build -o "$tmp/bench" ./bench
+
+candidate=${BENCH_CANDIDATE:-berth}
+if [[ $candidate == berth ]]; then
+	log "building bin/berth"
+	go build -o bin/berth ./cmd/berth
+fi
+
+# start_reference DIR PORT: writes a config and starts docker-registry;
+# sets server_pid.
+start_reference() {
+	local dir=$1 port=$2
+	mkdir -p "$dir/data"
+	cat >"$dir/config.yml" <<YAML
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+  cache:
+    blobdescriptor: inmemory
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+YAML
+	docker-registry serve "$dir/config.yml" >"$dir/server.log" 2>&1 &
+	server_pid=$!
+	pids+=("$server_pid")
+}
+
+# start_berth DIR PORT: starts bin/berth with a fresh data dir; sets server_pid.
+start_berth() {
+	local dir=$1 port=$2
+	mkdir -p "$dir/data"
+	BERTH_LOG_LEVEL=warn "$root/bin/berth" serve --addr "127.0.0.1:$port" --data "$dir/data" >"$dir/server.log" 2>&1 &
+	server_pid=$!
+	pids+=("$server_pid")
+}
+
+status=0
+# run_one SLOT KIND: starts the server, benchmarks it, stops it.
+run_one() {
+	local slot=$1 kind=$2 port dir
+	shift 2
+	dir="$tmp/$slot"
+	mkdir -p "$dir"
+	port=$("$tmp/bench" freeport)
+	log "$slot: starting $kind on 127.0.0.1:$port"
+	"start_$kind" "$dir" "$port"
+	# In the background so that a TERM to this script is handled at once
+	# (bash runs traps only between foreground commands).
+	"$tmp/bench" -addr "127.0.0.1:$port" -pid "$server_pid" -label "$slot" -json "$@" >"$tmp/$slot.json" &
+	local bench_pid=$!
+	pids+=("$bench_pid")
+	if ! wait "$bench_pid"; then
+		status=1
+		log "$slot: benchmark FAILED; last server log lines:"
+		tail -n 20 "$dir/server.log" | cut -c1-400 >&2 || true
+	fi
+	if ! kill -0 "$server_pid" 2>/dev/null; then
+		status=1
+		log "$slot: server process died; last log lines:"
+		tail -n 20 "$dir/server.log" | cut -c1-400 >&2 || true
+	fi
+	kill "$server_pid" 2>/dev/null || true
+	wait "$server_pid" 2>/dev/null || true
+	# Free the page cache the run filled so the next one starts alike.
+	rm -rf "$dir/data"
+}
+
+run_one reference reference "$@"
+run_one berth "$candidate" "$@"
+
+echo
+new_label=berth
+[[ $candidate == berth ]] || new_label="$candidate (berth slot)"
+"$tmp/bench" compare -ref "$tmp/reference.json" -new "$tmp/berth.json" -new-label "$new_label" -md bench/results.md
+log "table written to bench/results.md"
+exit "$status"
