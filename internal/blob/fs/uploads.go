@@ -95,38 +95,76 @@ func (s *Store) WriteUpload(ctx context.Context, id string, offset int64, r io.R
 	return n, nil
 }
 
-// copyAt copies r to f from off on through a pooled buffer. It fills the
-// buffer before each write, so a slow network reader handing out a few KiB
-// per Read still costs one pwrite(2) per bufSize bytes. Bytes read before an
-// error are written before the error is returned.
+// copyAt copies r to f from off on through two pooled buffers: while one
+// buffer's pwrite(2) runs in another goroutine, the next is filled from r, so
+// reading (and the caller's hashing, which happens as r is read) overlaps
+// with writing into the page cache. It fills a buffer before each write, so a
+// slow network reader handing out a few KiB per Read still costs one
+// pwrite(2) per bufSize bytes. Bytes read before an error are written before
+// the error is returned.
 func copyAt(ctx context.Context, f *os.File, off int64, r io.Reader) (int64, error) {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
-	var total, pending int64
-	for {
+	b0, b1 := bufPool.Get().(*[]byte), bufPool.Get().(*[]byte)
+	defer bufPool.Put(b0)
+	defer bufPool.Put(b1)
+	bufs := [2][]byte{*b0, *b1}
+	w := writer{f: f}
+	defer w.wait()
+	var issued int64 // bytes handed to the writer so far
+	for cur := 0; ; cur ^= 1 {
 		if err := ctx.Err(); err != nil {
-			return total, err
+			w.wait()
+			return w.written, err
 		}
-		n, rerr := fill(r, buf)
+		n, rerr := fill(r, bufs[cur])
+		if werr := w.wait(); werr != nil {
+			return w.written, wrapNoSpace(werr)
+		}
 		if n > 0 {
-			w, werr := f.WriteAt(buf[:n], off+total)
-			total += int64(w)
-			if werr != nil {
-				return total, wrapNoSpace(werr)
-			}
-			if pending += int64(w); pending >= writebackEvery {
-				startWriteback(f, off+total-pending, pending)
-				pending = 0
-			}
+			w.start(bufs[cur][:n], off+issued)
+			issued += int64(n)
 		}
-		switch {
-		case rerr == io.EOF:
-			return total, nil
-		case rerr != nil:
-			return total, fmt.Errorf("read upload body: %w", rerr)
+		if rerr != nil {
+			if werr := w.wait(); werr != nil {
+				return w.written, wrapNoSpace(werr)
+			}
+			if rerr == io.EOF {
+				return w.written, nil
+			}
+			return w.written, fmt.Errorf("read upload body: %w", rerr)
 		}
 	}
+}
+
+// writer runs one pwrite(2) at a time in the background and asks the kernel
+// to start writeback every writebackEvery bytes.
+type writer struct {
+	f       *os.File
+	written int64 // bytes written by finished writes
+	pending int64 // bytes written since the last writeback hint
+	done    chan error
+}
+
+func (w *writer) start(b []byte, at int64) {
+	w.done = make(chan error, 1)
+	go func() {
+		n, err := w.f.WriteAt(b, at)
+		w.written += int64(n)
+		if w.pending += int64(n); err == nil && w.pending >= writebackEvery {
+			startWriteback(w.f, at+int64(n)-w.pending, w.pending)
+			w.pending = 0
+		}
+		w.done <- err
+	}()
+}
+
+// wait waits for the write in flight, if any, and returns its error.
+func (w *writer) wait() error {
+	if w.done == nil {
+		return nil
+	}
+	err := <-w.done
+	w.done = nil
+	return err
 }
 
 // fill reads from r until buf is full or r returns an error (io.EOF
