@@ -17,6 +17,13 @@ var ErrNotFound = errors.New("meta: not found")
 type Store interface {
 	View(ctx context.Context, fn func(Reader) error) error
 	Update(ctx context.Context, fn func(Tx) error) error
+	// UpdateAsync is Update with an asynchronous commit: it returns once the
+	// change is visible and safe from a crash of the process, but before it
+	// is durable against a power failure or an OS crash, which may lose the
+	// most recent such transactions (never a part of one). It is for state
+	// that is cheap to lose, such as upload progress; a later Update makes
+	// everything before it durable.
+	UpdateAsync(ctx context.Context, fn func(Tx) error) error
 	Close() error
 }
 

@@ -76,7 +76,9 @@ func (s *Service) StartUpload(ctx context.Context, repo string, alg digest.Algor
 	now := s.opts.Now()
 	// The metadata row first: a driver upload without a row is purged by age,
 	// a row without a driver upload answers BLOB_UPLOAD_UNKNOWN.
-	err := s.meta.Update(ctx, func(tx meta.Tx) error {
+	// Session state is cheap to lose (the client starts the upload again),
+	// so it is committed asynchronously; the link of the finished blob is not.
+	err := s.meta.UpdateAsync(ctx, func(tx meta.Tx) error {
 		return tx.CreateUpload(meta.Upload{ID: id, Repo: repo, Algorithm: alg, CreatedAt: now, UpdatedAt: now})
 	})
 	if err != nil {
@@ -158,7 +160,7 @@ func (s *Service) appendChunk(ctx context.Context, u *meta.Upload, h hash.Hash, 
 	u.Offset += n
 	u.HashState = state
 	u.UpdatedAt = s.opts.Now()
-	return s.meta.Update(ctx, func(tx meta.Tx) error { return tx.UpdateUpload(*u) })
+	return s.meta.UpdateAsync(ctx, func(tx meta.Tx) error { return tx.UpdateUpload(*u) })
 }
 
 // failWrite handles a failed chunk write: a full disk aborts the whole
@@ -308,7 +310,7 @@ func (s *Service) abort(ctx context.Context, id string) {
 }
 
 func (s *Service) dropSession(ctx context.Context, id string) {
-	err := s.meta.Update(context.WithoutCancel(ctx), func(tx meta.Tx) error { return tx.DeleteUpload(id) })
+	err := s.meta.UpdateAsync(context.WithoutCancel(ctx), func(tx meta.Tx) error { return tx.DeleteUpload(id) })
 	if err != nil && !errors.Is(err, meta.ErrNotFound) {
 		s.log.Warn("deleting upload session failed", "upload", id, "err", err)
 	}

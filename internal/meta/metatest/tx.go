@@ -18,6 +18,29 @@ type customErr struct{ msg string }
 func (e *customErr) Error() string { return e.msg }
 
 var txTests = []test{
+	{"async update commits and rolls back like update", func(t *testing.T, s meta.Store) {
+		if err := s.UpdateAsync(ctx(t), func(tx meta.Tx) error {
+			return tx.CreateUpload(meta.Upload{ID: "async", Repo: "r", Algorithm: digest.SHA256})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		want := &customErr{"refused"}
+		err := s.UpdateAsync(ctx(t), func(tx meta.Tx) error {
+			if err := tx.DeleteUpload("async"); err != nil {
+				t.Errorf("delete: %v", err)
+			}
+			return want
+		})
+		if err != want { //nolint:errorlint // the very same error value is required
+			t.Fatalf("UpdateAsync returned %v, want fn's error unchanged", err)
+		}
+		view(t, s, func(r meta.Reader) error {
+			if _, err := r.Upload("async"); err != nil {
+				t.Errorf("async commit lost or rollback ignored: %v", err)
+			}
+			return nil
+		})
+	}},
 	{"rollback when fn fails", func(t *testing.T, s meta.Store) {
 		m := manifest("one")
 		update(t, s, func(tx meta.Tx) error { return tx.PutManifest("keep", m, meta.Refs{}) })

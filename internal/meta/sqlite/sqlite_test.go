@@ -361,3 +361,50 @@ func TestOpenRejectsBadPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestAsyncCommit: UpdateAsync commits with synchronous=NORMAL and leaves
+// the write connection at FULL for the next Update, also when fn fails.
+func TestAsyncCommit(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	syncMode := func(update func(context.Context, func(meta.Tx) error) error, fail bool) string {
+		var got string
+		err := update(t.Context(), func(tx meta.Tx) error {
+			if err := rawQuery(tx, "PRAGMA synchronous", &got); err != nil {
+				return err
+			}
+			if fail {
+				return errors.New("refused")
+			}
+			return tx.EnsureRepository("r")
+		})
+		if (err != nil) != fail {
+			t.Fatalf("update: %v", err)
+		}
+		return got
+	}
+	steps := []struct {
+		name   string
+		update func(context.Context, func(meta.Tx) error) error
+		fail   bool
+		want   string
+	}{
+		{"async commit runs at NORMAL", s.UpdateAsync, false, "1"},
+		{"the next Update is FULL again", s.Update, false, "2"},
+		{"a failed async transaction", s.UpdateAsync, true, "1"},
+		{"is followed by FULL too", s.Update, false, "2"},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if got := syncMode(st.update, st.fail); got != st.want {
+				t.Errorf("synchronous = %s, want %s", got, st.want)
+			}
+		})
+	}
+	if err := s.View(t.Context(), func(r meta.Reader) error { _, err := r.Repository("r"); return err }); err != nil {
+		t.Fatalf("async commit not visible: %v", err)
+	}
+}

@@ -40,6 +40,11 @@ type Dialect struct {
 	// BeginRead is empty. It must give one snapshot for the whole View
 	// (sql.LevelRepeatableRead on PostgreSQL; SQLite's default is fine).
 	ReadIsolation sql.IsolationLevel
+	// AsyncBefore and AsyncAfter run on the write connection around an
+	// UpdateAsync transaction (SQLite: PRAGMA synchronous=NORMAL, then back
+	// to FULL); AsyncInTx runs first inside it (PostgreSQL: SET LOCAL
+	// synchronous_commit = off). All empty: UpdateAsync is Update.
+	AsyncBefore, AsyncAfter, AsyncInTx string
 }
 
 // Type placeholders used by CoreMigrations; a Dialect maps each to a column

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"slices"
@@ -87,17 +88,54 @@ func (s *Store) View(ctx context.Context, fn func(meta.Reader) error) (err error
 // fn must not keep state across attempts. Update must not be called from
 // inside fn.
 func (s *Store) Update(ctx context.Context, fn func(meta.Tx) error) error {
+	return s.retry(ctx, fn, false)
+}
+
+// UpdateAsync is Update with an asynchronous commit (see meta.Store).
+func (s *Store) UpdateAsync(ctx context.Context, fn func(meta.Tx) error) error {
+	if s.d.AsyncBefore == "" && s.d.AsyncInTx == "" {
+		return s.retry(ctx, fn, false)
+	}
+	return s.retry(ctx, fn, true)
+}
+
+func (s *Store) retry(ctx context.Context, fn func(meta.Tx) error, async bool) error {
 	var err error
 	for attempt := 1; ; attempt++ {
-		err = s.update(ctx, fn)
+		err = s.update(ctx, fn, async)
 		if attempt >= maxAttempts || !s.d.retryable(err) || ctx.Err() != nil {
 			return err
 		}
 	}
 }
 
-func (s *Store) update(ctx context.Context, fn func(meta.Tx) error) (err error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+func (s *Store) update(ctx context.Context, fn func(meta.Tx) error, async bool) (err error) {
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("meta: begin: %w", err)
+	}
+	defer conn.Close()
+	if s.d.AsyncAfter != "" {
+		if async {
+			if _, err := conn.ExecContext(ctx, s.d.AsyncBefore); err != nil {
+				return fmt.Errorf("meta: begin async: %w", err)
+			}
+		}
+		// Put the connection back to durable commits whatever happens, and
+		// drop it if that fails, so no later Update commits asynchronously.
+		defer func() {
+			if !async {
+				return
+			}
+			if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), s.d.AsyncAfter); rerr != nil {
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+				if err == nil {
+					err = fmt.Errorf("meta: end async: %w", rerr)
+				}
+			}
+		}()
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("meta: begin: %w", err)
 	}
@@ -107,6 +145,11 @@ func (s *Store) update(ctx context.Context, fn func(meta.Tx) error) (err error) 
 			_ = tx.Rollback()
 		}
 	}()
+	if async && s.d.AsyncInTx != "" {
+		if _, err := tx.ExecContext(ctx, s.d.AsyncInTx); err != nil {
+			return fmt.Errorf("meta: begin async: %w", err)
+		}
+	}
 	t := txn{ctx: ctx, tx: tx, q: tx, s: s, stmts: s.wstmts}
 	if err := fn(&t); err != nil {
 		return err
