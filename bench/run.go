@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"sync"
 	"syscall"
@@ -140,9 +139,6 @@ func run(ctx context.Context, o *options, log io.Writer) *Report {
 		// by the registry benchmarked before this one): both registries then
 		// write into a page cache that is not already being flushed.
 		syscall.Sync()
-		if name == "push" {
-			resetPageCache(b)
-		}
 		b.logf("scenario %s", name)
 		var rss *rssSampler
 		if o.pid > 0 {
@@ -239,16 +235,4 @@ feed:
 		firstErr = ctx.Err()
 	}
 	return firstErr
-}
-
-// resetPageCache drops clean cached pages (as root) before the big push, so
-// each registry writes its 1 GiB into the same kind of page cache: on a VM,
-// the kernel's dirty-page throttling left by an earlier big write otherwise
-// halves the speed of whichever registry writes second.
-func resetPageCache(b *bench) {
-	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0); err != nil {
-		b.warn(fmt.Sprintf("could not drop the page cache before the push (%v); the push figure depends on what ran before", err))
-		return
-	}
-	time.Sleep(2 * time.Second)
 }
