@@ -155,6 +155,30 @@ func TestUploadErrors(t *testing.T) {
 			t.Fatalf("offset after refused chunk = %d", s.Offset)
 		}
 	})
+	t.Run("upload that lost its tail in a machine crash must restart", func(t *testing.T) {
+		for _, finish := range []bool{false, true} {
+			up, _ := svc.StartUpload(ctx, "r", "")
+			if _, err := svc.WriteUpload(ctx, "r", up.ID, -1, 10, bytes.NewReader(data[:10])); err != nil {
+				t.Fatal(err)
+			}
+			// the driver keeps 5 of the 10 bytes the session recorded
+			if _, err := st.blobs.WriteUpload(ctx, up.ID, 5, bytes.NewReader(nil)); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			if finish {
+				_, err = svc.FinishUpload(ctx, "r", up.ID, digest.FromBytes(data[:10]), 0, bytes.NewReader(nil))
+			} else {
+				_, err = svc.WriteUpload(ctx, "r", up.ID, -1, 5, bytes.NewReader(data[10:15]))
+			}
+			if codeOf(err) != "BLOB_UPLOAD_UNKNOWN" {
+				t.Fatalf("finish=%v: err = %v", finish, err)
+			}
+			if _, err := svc.UploadStatus(ctx, "r", up.ID); codeOf(err) != "BLOB_UPLOAD_UNKNOWN" {
+				t.Fatalf("finish=%v: session survived: %v", finish, err)
+			}
+		}
+	})
 	t.Run("single request put with wrong size", func(t *testing.T) {
 		d := digest.FromBytes(data[:100])
 		if _, err := svc.PutBlob(ctx, "r", d, 99, bytes.NewReader(data[:100])); codeOf(err) != "SIZE_INVALID" {

@@ -176,11 +176,24 @@ func (s *Service) failWrite(ctx context.Context, u *meta.Upload, err error) erro
 	if errors.As(err, &e) {
 		return e
 	}
-	if errors.Is(err, blob.ErrUploadNotFound) {
-		s.dropSession(ctx, u.ID)
-		return errcode.BlobUploadUnknown.New()
+	if lost := uploadLost(err); lost != nil {
+		s.abort(ctx, u.ID)
+		return lost
 	}
 	return fmt.Errorf("write upload %s: %w", u.ID, err)
+}
+
+// uploadLost recognises a driver upload that is gone or holds less than the
+// session recorded (its unsynced tail was lost in a machine crash): the
+// session cannot continue and the client must upload the blob again.
+func uploadLost(err error) *errcode.Error {
+	switch {
+	case errors.Is(err, blob.ErrUploadNotFound):
+		return errcode.BlobUploadUnknown.New()
+	case errors.Is(err, blob.ErrInvalidOffset):
+		return errcode.BlobUploadUnknown.Errorf("the upload lost data in a crash of the registry's machine; start it again")
+	}
+	return nil
 }
 
 func (s *Service) truncate(ctx context.Context, u *meta.Upload) {
@@ -254,6 +267,10 @@ func (s *Service) FinishUpload(ctx context.Context, repo, id string, d digest.Di
 		return blob.Info{}, errcode.DigestInvalid.Errorf("upload has digest %s, not %s", got, d)
 	}
 	if err := s.blobs.CommitUpload(ctx, id, d, u.Offset); err != nil {
+		if lost := uploadLost(err); lost != nil {
+			s.abort(ctx, id)
+			return blob.Info{}, lost
+		}
 		if errors.Is(err, blob.ErrNoSpace) {
 			s.abort(ctx, id)
 		}
