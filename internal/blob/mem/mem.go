@@ -85,15 +85,7 @@ func (s *Store) Walk(ctx context.Context, fn func(blob.Info) error) error {
 		infos = append(infos, blob.Info{Digest: d, Size: int64(len(e.data)), ModTime: e.mod})
 	}
 	s.mu.Unlock()
-	for _, info := range infos {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fn(info); err != nil {
-			return err
-		}
-	}
-	return nil
+	return visit(ctx, infos, fn)
 }
 
 // CreateUpload starts an empty upload. The id follows the fs driver's rule,
@@ -193,15 +185,7 @@ func (s *Store) WalkUploads(ctx context.Context, fn func(blob.UploadInfo) error)
 		infos = append(infos, blob.UploadInfo{ID: id, Size: int64(len(u.data)), ModTime: u.mod})
 	}
 	s.mu.Unlock()
-	for _, info := range infos {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fn(info); err != nil {
-			return err
-		}
-	}
-	return nil
+	return visit(ctx, infos, fn)
 }
 
 func validID(id string) bool {
@@ -241,4 +225,17 @@ func (s *Store) ReadUpload(ctx context.Context, id string, size int64) (io.ReadC
 		data = data[:size]
 	}
 	return io.NopCloser(bytes.NewReader(bytes.Clone(data))), nil
+}
+
+// visit calls fn for each item, stopping at the first error or when ctx ends.
+func visit[T any](ctx context.Context, items []T, fn func(T) error) error {
+	for _, it := range items {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(it); err != nil {
+			return err
+		}
+	}
+	return nil
 }
