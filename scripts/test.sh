@@ -109,6 +109,13 @@ fi
 
 # ---------------------------------------------------------------------------
 if [ "$MODE" = all ]; then
+	section "race detector (core packages, conformance)"
+	go test -race -timeout 15m ./internal/... ./test/conformance/
+	section_done
+fi
+
+# ---------------------------------------------------------------------------
+if [ "$MODE" = all ]; then
 	section "fuzz (${FUZZTIME} per target)"
 	mapfile -t fuzz_dirs < <(grep -rlE --include='*_test.go' --exclude-dir=.git --exclude-dir=testdata \
 		'^func Fuzz[A-Za-z0-9_]*\(' . | xargs -r -n1 dirname | sort -u)
