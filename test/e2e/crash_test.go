@@ -56,6 +56,7 @@ type pushLog struct {
 // acknowledged image, from this round and all earlier ones, is intact, and
 // that no blob is ever served with content other than its digest.
 func TestCrashDuringPushes(t *testing.T) {
+	scenario(t, "go-containerregistry", "concurrent pushes killed with SIGKILL, then every acknowledged image validated")
 	rng := newRand(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	s := startServer(t, serverOpts{DataDir: dataDir})

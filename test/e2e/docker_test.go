@@ -158,6 +158,7 @@ func dockerLoad(t testing.TB, img v1.Image, localRef string) {
 // TestDockerPushPull drives the Docker engine through push, re-push,
 // cross-repository mount, pull by tag and pull by digest of a 5-layer image.
 func TestDockerPushPull(t *testing.T) {
+	scenario(t, "docker", "push of a 5-layer image, re-push (layers already exist), push into a second repository (mount), pull by tag and by digest")
 	requireDocker(t)
 	rng := newRand(t)
 	s := startServer(t, serverOpts{})
@@ -288,6 +289,7 @@ func TestDockerPushPull(t *testing.T) {
 // TestDockerImportRoundTrip pushes a `docker import`ed single-layer image,
 // removes it, pulls it back and reads a file out of it.
 func TestDockerImportRoundTrip(t *testing.T) {
+	scenario(t, "docker", "docker import round trip")
 	requireDocker(t)
 	rng := newRand(t)
 	s := startServer(t, serverOpts{})
