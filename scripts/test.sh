@@ -10,7 +10,8 @@
 # Environment: FUZZTIME (default 10s) per fuzz target; E2E_* variables are
 # passed to the e2e tests (see test/e2e/doc.go), e.g. E2E_TARGET=distribution
 # runs them against Debian's docker-registry to check the tests themselves.
-# Installs docker.io with apt-get when dockerd is missing (needs root).
+# Installs docker.io with apt-get when dockerd is missing (needs root), and
+# the client tools pinned in scripts/clients.versions (scripts/lib/clients.sh).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,6 +22,8 @@ source scripts/lib/common.sh
 source scripts/lib/deps.sh
 # shellcheck source=scripts/lib/dockerd.sh
 source scripts/lib/dockerd.sh
+# shellcheck source=scripts/lib/clients.sh
+source scripts/lib/clients.sh
 
 MODE=all
 for arg in "$@"; do
@@ -129,6 +132,15 @@ if [ "$MODE" = all ]; then
 		done
 	done
 	info "$n_fuzz fuzz targets run"
+	section_done
+fi
+
+# ---------------------------------------------------------------------------
+if [ "$MODE" != quick ]; then
+	section "client tools"
+	install_clients
+	# Now a missing client fails its tests instead of skipping them.
+	export E2E_REQUIRE_CLIENTS=${E2E_REQUIRE_CLIENTS:-1}
 	section_done
 fi
 

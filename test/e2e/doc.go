@@ -23,4 +23,10 @@
 //	                      window for the kill after pushes start (50, 800)
 //	E2E_SEED              seed for the random choices (default: time based,
 //	                      always logged)
+//	E2E_REQUIRE_CLIENTS   1: a missing client tool (skopeo, crane, …) fails
+//	                      its test instead of skipping it (scripts/test.sh sets it)
+//	BERTH_TOOLS           where scripts/lib/clients.sh put the pinned Go client
+//	                      tools (default $HOME/.cache/berth-tools; its bin/ is searched)
+//	E2E_UPDATE_COMPAT     1: rewrite README.md's compatibility table from the
+//	                      scenarios that ran, instead of failing when it differs
 package e2e
