@@ -130,17 +130,21 @@ func (s *Service) WriteUpload(ctx context.Context, repo, id string, start, lengt
 	if err != nil {
 		return UploadState{}, err
 	}
-	if err := s.appendChunk(ctx, &u, h, length, r); err != nil {
+	if err := s.appendChunk(ctx, &u, h, length, r, true); err != nil {
 		return UploadState{}, err
 	}
 	return UploadState{ID: id, Repo: repo, Offset: u.Offset}, nil
 }
 
-// appendChunk streams r into the upload through the hash and saves the new
-// offset and hash state.
-func (s *Service) appendChunk(ctx context.Context, u *meta.Upload, h hash.Hash, length int64, r io.Reader) error {
+// appendChunk streams r into the upload through the hash and, when save is
+// set, records the new offset and hash state in the session (a closing PUT
+// does not: the session is deleted in the same breath).
+func (s *Service) appendChunk(ctx context.Context, u *meta.Upload, h hash.Hash, length int64, r io.Reader, save bool) error {
 	if err := s.checkSize(u.Offset, length); err != nil {
 		return err
+	}
+	if length == 0 {
+		return nil // e.g. the empty closing PUT after PATCHes; CommitUpload keeps only Offset bytes
 	}
 	n, err := s.blobs.WriteUpload(ctx, u.ID, u.Offset, io.TeeReader(s.limit(r, u.Offset), h))
 	if err != nil {
@@ -150,14 +154,14 @@ func (s *Service) appendChunk(ctx context.Context, u *meta.Upload, h hash.Hash, 
 		s.truncate(ctx, u)
 		return errcode.SizeInvalid.Errorf("received %d bytes, Content-Length said %d", n, length)
 	}
-	if n == 0 {
+	u.Offset += n
+	if n == 0 || !save {
 		return nil
 	}
 	state, err := marshalHash(h)
 	if err != nil {
 		return err
 	}
-	u.Offset += n
 	u.HashState = state
 	u.UpdatedAt = s.opts.Now()
 	return s.meta.UpdateAsync(ctx, func(tx meta.Tx) error { return tx.UpdateUpload(*u) })
@@ -255,7 +259,7 @@ func (s *Service) FinishUpload(ctx context.Context, repo, id string, d digest.Di
 	if err != nil {
 		return blob.Info{}, err
 	}
-	if err := s.appendChunk(ctx, &u, h, length, r); err != nil {
+	if err := s.appendChunk(ctx, &u, h, length, r, false); err != nil {
 		return blob.Info{}, err
 	}
 	got, err := s.uploadDigest(ctx, &u, h, d.Algorithm())
