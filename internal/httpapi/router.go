@@ -39,7 +39,7 @@ func parseRoute(rest string) (route, bool) {
 	case "_catalog":
 		return route{kind: "catalog"}, true
 	}
-	if name, ok := strings.CutSuffix(rest, "/tags/list"); ok {
+	if name, ok := strings.CutSuffix(rest, "/tags/list"); ok && name != "" {
 		return route{kind: "tags", name: name}, true
 	}
 	i := strings.LastIndexByte(rest, '/')

@@ -27,6 +27,7 @@ func TestParseRoute(t *testing.T) {
 		{"manifests/latest", route{}, false},
 		{"a/unknown/x", route{}, false},
 		{"a", route{}, false},
+		{"/tags/list", route{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
