@@ -24,6 +24,10 @@ source scripts/lib/deps.sh
 source scripts/lib/dockerd.sh
 # shellcheck source=scripts/lib/clients.sh
 source scripts/lib/clients.sh
+# shellcheck source=scripts/lib/postgres.sh
+source scripts/lib/postgres.sh
+# shellcheck source=scripts/lib/s3.sh
+source scripts/lib/s3.sh
 
 MODE=all
 for arg in "$@"; do
@@ -47,6 +51,8 @@ cleanup() {
 	local rc=$?
 	set +e
 	stop_dockerd
+	stop_s3
+	stop_postgres
 	[ -n "$WORK_DIR" ] && cleanup_dir "$WORK_DIR"
 	if [ ${#SUMMARY[@]} -gt 0 ]; then
 		printf '\n==== summary (%ss) ====\n' "$(($(date +%s) - STARTED))"
@@ -71,7 +77,7 @@ fi
 command -v go >/dev/null 2>&1 || die "go is not installed"
 info "$(go version)"
 if [ "$MODE" != quick ]; then
-	ensure_packages dockerd=docker.io docker=docker.io mount=mount
+	ensure_packages dockerd=docker.io docker=docker.io mount=mount curl=curl ss=iproute2
 	[ "$E2E_TARGET" = distribution ] && ensure_packages docker-registry=docker-registry
 fi
 section_done
@@ -114,6 +120,18 @@ fi
 if [ "$MODE" = all ]; then
 	section "race detector (core packages, conformance)"
 	go test -race -timeout 15m ./internal/... ./test/conformance/
+	section_done
+fi
+
+# ---------------------------------------------------------------------------
+if [ "$MODE" = all ]; then
+	section "PostgreSQL and S3 drivers (private servers on 127.0.0.1)"
+	start_postgres
+	start_s3
+	BERTH_REQUIRE_PG=1 BERTH_REQUIRE_S3=1 go test -count=1 -timeout 15m \
+		./internal/meta/pg/... ./internal/blob/s3/... ./internal/app/
+	stop_s3
+	stop_postgres
 	section_done
 fi
 

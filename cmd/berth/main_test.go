@@ -296,3 +296,34 @@ func TestNewLogger(t *testing.T) {
 		})
 	}
 }
+
+func TestDBMigrate(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  string
+		wantErr  string
+	}{
+		{"migrates a fresh SQLite database", []string{"db", "migrate", "--data", dir}, 0, "metadata schema is at version 1 (sqlite)\n", ""},
+		{"a second run finds it current", []string{"db", "migrate", "--data", dir}, 0, "metadata schema is at version 1 (sqlite)\n", ""},
+		{"postgres without a DSN is a configuration error", []string{"db", "migrate"}, 1, "", "metadata.postgres.dsn: must be set"},
+		{"no subcommand", []string{"db"}, 1, "", "a subcommand is required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var env []string
+			if strings.Contains(tt.name, "postgres") {
+				env = []string{"BERTH_METADATA_DRIVER=postgres"}
+			}
+			code, stdout, stderr, _ := execute(t, env, tt.args...)
+			if code != tt.wantCode || stdout != tt.wantOut || !strings.Contains(stderr, tt.wantErr) {
+				t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "berth.db")); err != nil {
+		t.Fatalf("no database created: %v", err)
+	}
+}

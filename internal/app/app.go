@@ -7,16 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/berth-registry/berth/internal/blob"
-	"github.com/berth-registry/berth/internal/blob/fs"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/httpapi"
 	"github.com/berth-registry/berth/internal/meta"
-	"github.com/berth-registry/berth/internal/meta/sqlite"
 	"github.com/berth-registry/berth/internal/registry"
 )
 
@@ -37,26 +33,25 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	if err := os.MkdirAll(cfg.Storage.Path, 0o755); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
-	}
-	blobs, err := fs.New(cfg.Storage.Path)
+	ctx := context.Background()
+	blobs, err := openBlobs(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("blob store: %w", err)
+		return nil, fmt.Errorf("blob store (%s): %w", cfg.Storage.Driver, err)
 	}
-	dbPath := cfg.Metadata.SQLitePath
-	if dbPath == "" {
-		dbPath = filepath.Join(cfg.Storage.Path, "berth.db")
-	}
-	md, err := sqlite.Open(dbPath)
+	md, err := OpenMeta(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("metadata store: %w", err)
+		return nil, fmt.Errorf("metadata store (%s): %w", cfg.Metadata.Driver, err)
+	}
+	cacheSize := cfg.Registry.CacheSize
+	if cfg.Metadata.Driver == "postgres" {
+		// Other nodes write too: a process-local cache would serve stale tags.
+		cacheSize = 0
 	}
 	svc := registry.New(blobs, md, registry.Options{
 		MaxBlobSize:     cfg.Storage.MaxBlobSize,
 		ManifestMaxSize: cfg.Registry.ManifestMaxSize,
 		ListMaxEntries:  cfg.Registry.ListMaxEntries,
-		CacheSize:       cfg.Registry.CacheSize,
+		CacheSize:       cacheSize,
 	}, log)
 	mux := http.NewServeMux()
 	api := httpapi.New(svc, log)

@@ -28,8 +28,8 @@ type HTTP struct {
 }
 
 type Storage struct {
-	// Driver is the blob store driver: "filesystem".
-	Driver string `yaml:"driver" key:"storage.driver" desc:"Blob store driver: filesystem."`
+	// Driver is the blob store driver: "filesystem" or "s3".
+	Driver string `yaml:"driver" key:"storage.driver" desc:"Blob store driver: filesystem or s3."`
 	// Path is the data directory (blobs under Path/blobs, SQLite at Path/berth.db).
 	Path string `yaml:"path" key:"storage.path" desc:"Data directory; blobs go in its blobs directory, the SQLite database in berth.db."`
 	// MaxBlobSize refuses uploads larger than this many bytes (0 = no limit).
@@ -38,13 +38,38 @@ type Storage struct {
 	UploadMaxAge time.Duration `yaml:"upload_max_age" key:"storage.upload_max_age" desc:"Purge upload sessions idle for longer than this."`
 	// UploadPurgeInterval is how often abandoned uploads are looked for.
 	UploadPurgeInterval time.Duration `yaml:"upload_purge_interval" key:"storage.upload_purge_interval" desc:"How often abandoned uploads are looked for."`
+	// S3 configures the s3 driver.
+	S3 S3 `yaml:"s3"`
+}
+
+// S3 is the S3-compatible object store of the s3 blob driver.
+type S3 struct {
+	Endpoint       string `yaml:"endpoint" key:"storage.s3.endpoint" desc:"S3 endpoint, host:port (empty means s3.amazonaws.com)."`
+	Region         string `yaml:"region" key:"storage.s3.region" desc:"S3 region."`
+	Bucket         string `yaml:"bucket" key:"storage.s3.bucket" desc:"Bucket holding blobs and uploads (must exist)."`
+	Prefix         string `yaml:"prefix" key:"storage.s3.prefix" desc:"Key prefix inside the bucket."`
+	AccessKey      string `yaml:"access_key" key:"storage.s3.access_key" desc:"Access key (empty: AWS_ACCESS_KEY_ID)."`
+	SecretKey      string `yaml:"secret_key" key:"storage.s3.secret_key" desc:"Secret key (empty: AWS_SECRET_ACCESS_KEY)."`
+	PathStyle      bool   `yaml:"path_style" key:"storage.s3.path_style" desc:"Address buckets by path (most self-hosted S3 servers) rather than by virtual host."`
+	Insecure       bool   `yaml:"insecure" key:"storage.s3.insecure" desc:"Talk plain HTTP to the endpoint."`
+	PartSize       int64  `yaml:"part_size" key:"storage.s3.part_size" desc:"Multipart upload part size (at least 5MiB)."`
+	MaxConcurrency int    `yaml:"max_concurrency" key:"storage.s3.max_concurrency" desc:"Most S3 requests in flight at once."`
 }
 
 type Metadata struct {
-	// Driver is the metadata store driver: "sqlite".
-	Driver string `yaml:"driver" key:"metadata.driver" desc:"Metadata store driver: sqlite."`
+	// Driver is the metadata store driver: "sqlite" or "postgres".
+	Driver string `yaml:"driver" key:"metadata.driver" desc:"Metadata store driver: sqlite or postgres."`
 	// SQLitePath is the SQLite database file ("" = <storage.path>/berth.db).
 	SQLitePath string `yaml:"sqlite_path" key:"metadata.sqlite_path" desc:"SQLite database file (empty means berth.db in storage.path)."`
+	// Postgres configures the postgres driver.
+	Postgres Postgres `yaml:"postgres"`
+}
+
+// Postgres is the PostgreSQL database of the postgres metadata driver.
+type Postgres struct {
+	DSN             string        `yaml:"dsn" key:"metadata.postgres.dsn" desc:"Connection string, e.g. postgres://berth:secret@db:5432/berth."`
+	MaxConns        int           `yaml:"max_conns" key:"metadata.postgres.max_conns" desc:"Most open connections per node."`
+	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime" key:"metadata.postgres.conn_max_lifetime" desc:"Close connections older than this."`
 }
 
 type Registry struct {
@@ -53,7 +78,7 @@ type Registry struct {
 	// ListMaxEntries clamps the n parameter of tag lists and the catalog.
 	ListMaxEntries int `yaml:"list_max_entries" key:"registry.list_max_entries" desc:"Upper bound for the n parameter of tag lists and the catalog."`
 	// CacheSize bounds the in-memory manifest cache for pulls.
-	CacheSize int64 `yaml:"cache_size" key:"registry.cache_size" desc:"Memory for recently pulled manifests and tags (0 = no cache)."`
+	CacheSize int64 `yaml:"cache_size" key:"registry.cache_size" desc:"Memory for recently pulled manifests and tags (0 = no cache; always off with metadata.driver postgres, where other nodes write too)."`
 }
 
 type Log struct {
@@ -73,8 +98,9 @@ func Default() Config {
 			Path:                "./berth-data",
 			UploadMaxAge:        24 * time.Hour,
 			UploadPurgeInterval: time.Hour,
+			S3:                  S3{Region: "us-east-1", PathStyle: true, PartSize: 16 << 20, MaxConcurrency: 32},
 		},
-		Metadata: Metadata{Driver: "sqlite"},
+		Metadata: Metadata{Driver: "sqlite", Postgres: Postgres{MaxConns: 20, ConnMaxLifetime: 30 * time.Minute}},
 		Registry: Registry{ManifestMaxSize: 4 << 20, ListMaxEntries: 10000, CacheSize: 16 << 20},
 		Log:      Log{Level: "info", Format: "text"},
 	}

@@ -55,6 +55,10 @@ func TestKeys(t *testing.T) {
 		{Path: "metadata.sqlite_path", Env: "BERTH_METADATA_SQLITE_PATH", Type: "string", Default: ""},
 		{Path: "registry.manifest_max_size", Env: "BERTH_REGISTRY_MANIFEST_MAX_SIZE", Type: "size", Default: "4MiB"},
 		{Path: "registry.list_max_entries", Env: "BERTH_REGISTRY_LIST_MAX_ENTRIES", Type: "int", Default: "10000"},
+		{Path: "storage.s3.part_size", Env: "BERTH_STORAGE_S3_PART_SIZE", Type: "size", Default: "16MiB"},
+		{Path: "storage.s3.path_style", Env: "BERTH_STORAGE_S3_PATH_STYLE", Type: "bool", Default: "true"},
+		{Path: "metadata.postgres.dsn", Env: "BERTH_METADATA_POSTGRES_DSN", Type: "string", Default: ""},
+		{Path: "metadata.postgres.max_conns", Env: "BERTH_METADATA_POSTGRES_MAX_CONNS", Type: "int", Default: "20"},
 		{Path: "registry.cache_size", Env: "BERTH_REGISTRY_CACHE_SIZE", Type: "size", Default: "16MiB"},
 		{Path: "log.level", Env: "BERTH_LOG_LEVEL", Type: "string", Default: "info"},
 	}
@@ -73,7 +77,7 @@ func TestKeys(t *testing.T) {
 			}
 		})
 	}
-	if n := len(Keys()); n != 16 {
+	if n := len(Keys()); n != 29 {
 		t.Errorf("Keys() has %d keys; update this test and the docs when adding keys", n)
 	}
 }

@@ -29,11 +29,30 @@ func (c Config) Validate() error {
 			v.bad("http.debug_addr", "must be empty or host:port, like 127.0.0.1:6060 (got %q: %v)", c.HTTP.DebugAddr, err)
 		}
 	}
-	v.oneOf("storage.driver", c.Storage.Driver, "filesystem")
+	v.oneOf("storage.driver", c.Storage.Driver, "filesystem", "s3")
 	if c.Storage.Path == "" {
 		v.bad("storage.path", "must not be empty")
 	}
-	v.oneOf("metadata.driver", c.Metadata.Driver, "sqlite")
+	if c.Storage.Driver == "s3" {
+		if c.Storage.S3.Bucket == "" {
+			v.bad("storage.s3.bucket", "must be set when storage.driver is s3")
+		}
+		if c.Storage.S3.PartSize < 5<<20 {
+			v.bad("storage.s3.part_size", "must be at least 5MiB, S3's minimum part size (got %d)", c.Storage.S3.PartSize)
+		}
+		if c.Storage.S3.MaxConcurrency <= 0 {
+			v.bad("storage.s3.max_concurrency", "must be greater than 0 (got %d)", c.Storage.S3.MaxConcurrency)
+		}
+	}
+	v.oneOf("metadata.driver", c.Metadata.Driver, "sqlite", "postgres")
+	if c.Metadata.Driver == "postgres" {
+		if c.Metadata.Postgres.DSN == "" {
+			v.bad("metadata.postgres.dsn", "must be set when metadata.driver is postgres")
+		}
+		if c.Metadata.Postgres.MaxConns <= 0 {
+			v.bad("metadata.postgres.max_conns", "must be greater than 0 (got %d)", c.Metadata.Postgres.MaxConns)
+		}
+	}
 	if c.Registry.ManifestMaxSize == 0 {
 		v.bad("registry.manifest_max_size", "must be greater than 0")
 	}

@@ -46,27 +46,52 @@ func TestValidate(t *testing.T) {
 			want: []string{"registry.manifest_max_size: must not be negative (got -1)"},
 		},
 		{
+			name: "s3 driver needs a bucket and a valid part size",
+			edit: func(c *Config) {
+				c.Storage.Driver = "s3"
+				c.Storage.S3.PartSize = 1 << 20
+			},
+			want: []string{
+				"storage.s3.bucket: must be set when storage.driver is s3",
+				"storage.s3.part_size: must be at least 5MiB",
+			},
+		},
+		{
+			name: "postgres driver needs a DSN",
+			edit: func(c *Config) { c.Metadata.Driver = "postgres" },
+			want: []string{"metadata.postgres.dsn: must be set when metadata.driver is postgres"},
+		},
+		{
+			name: "s3 and postgres fully set are valid",
+			edit: func(c *Config) {
+				c.Storage.Driver = "s3"
+				c.Storage.S3.Bucket = "berth"
+				c.Metadata.Driver = "postgres"
+				c.Metadata.Postgres.DSN = "postgres://127.0.0.1/berth"
+			},
+		},
+		{
 			name: "every problem at once, in key order",
 			edit: func(c *Config) {
 				c.Log.Format = "xml"
 				c.HTTP.Addr = "nope"
 				c.HTTP.ShutdownTimeout = 0
-				c.Storage.Driver = "s3"
+				c.Storage.Driver = "gcs"
 				c.Storage.Path = ""
 				c.Storage.MaxBlobSize = -1
 				c.Storage.UploadPurgeInterval = -5
-				c.Metadata.Driver = "postgres"
+				c.Metadata.Driver = "mysql"
 				c.Registry.ListMaxEntries = 0
 				c.Log.Level = "verbose"
 			},
 			want: []string{
 				"http.addr: must be host:port",
 				"http.shutdown_timeout: must be a positive duration, like 30s (got 0s)",
-				`storage.driver: must be "filesystem" (got "s3")`,
+				`storage.driver: must be one of "filesystem", "s3" (got "gcs")`,
 				"storage.path: must not be empty",
 				"storage.max_blob_size: must not be negative (got -1)",
 				"storage.upload_purge_interval: must be a positive duration",
-				`metadata.driver: must be "sqlite" (got "postgres")`,
+				`metadata.driver: must be one of "sqlite", "postgres" (got "mysql")`,
 				"registry.list_max_entries: must be greater than 0 (got 0)",
 				`log.level: must be one of "debug", "info", "warn", "error" (got "verbose")`,
 				`log.format: must be one of "text", "json" (got "xml")`,

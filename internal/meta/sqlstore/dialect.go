@@ -45,6 +45,27 @@ type Dialect struct {
 	// to FULL); AsyncInTx runs first inside it (PostgreSQL: SET LOCAL
 	// synchronous_commit = off). All empty: UpdateAsync is Update.
 	AsyncBefore, AsyncAfter, AsyncInTx string
+	// WriteIsolation is the isolation level of Update's transactions;
+	// sql.LevelDefault (zero) leaves the driver's default (SQLite, whose
+	// writers run one at a time anyway). PostgreSQL sets
+	// sql.LevelReadCommitted explicitly, whatever the server's default: the
+	// queries are written for it (upserts, PutTag's compare-and-set), and
+	// writers of one hot row queue on its lock instead of failing with
+	// serialization failures over and over.
+	WriteIsolation sql.IsolationLevel
+	// MigrateLock and MigrateUnlock, when set, run on one connection before
+	// and after the whole migration, so that several processes starting at
+	// once against an empty database migrate one after the other
+	// (PostgreSQL: a session advisory lock). The connection is dropped if
+	// MigrateUnlock fails. Empty: no lock (SQLite).
+	MigrateLock, MigrateUnlock string
+	// EventLock, when set, runs in the transaction before each AppendEvent
+	// insert and must hold a lock until the transaction ends, so that event
+	// ids are handed out in commit order (PostgreSQL: a transaction advisory
+	// lock). Without it a sequence numbers events in insert order: id 6 may
+	// commit before id 5, and a reader that saw 6 would skip 5 for good.
+	// SQLite runs one writer at a time and needs none.
+	EventLock string
 }
 
 // Type placeholders used by CoreMigrations; a Dialect maps each to a column

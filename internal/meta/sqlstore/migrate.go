@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
@@ -134,26 +136,51 @@ func checkMigrations(ms []Migration) error {
 }
 
 // migrate brings the schema to the latest version, one transaction per
-// migration. The current version is read again inside each transaction, so
-// two processes opening the same database at once apply each step once.
-func (s *Store) migrate(ctx context.Context) error {
+// migration, on one connection held throughout (inside Dialect.MigrateLock
+// and MigrateUnlock when set). The current version is read again inside each
+// transaction, so two processes opening the same database at once apply each
+// step once.
+func (s *Store) migrate(ctx context.Context) (err error) {
 	ms := s.d.Migrations
 	if err := checkMigrations(ms); err != nil {
 		return err
 	}
-	if _, err := s.write.ExecContext(ctx, createMigrationsTable); err != nil {
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlstore: migration connection: %w", err)
+	}
+	defer conn.Close()
+	if s.d.MigrateLock != "" {
+		if _, err := conn.ExecContext(ctx, s.d.MigrateLock); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // the lock may have been granted
+			return fmt.Errorf("sqlstore: take migration lock: %w", err)
+		}
+		defer func() {
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if _, uerr := conn.ExecContext(uctx, s.d.MigrateUnlock); uerr != nil {
+				// Never hand a connection that may still hold the lock
+				// back to the pool.
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+				if err == nil {
+					err = fmt.Errorf("sqlstore: release migration lock: %w", uerr)
+				}
+			}
+		}()
+	}
+	if _, err := conn.ExecContext(ctx, createMigrationsTable); err != nil {
 		return fmt.Errorf("sqlstore: create schema_migrations: %w", err)
 	}
 	for {
-		done, err := s.migrateStep(ctx, ms)
+		done, err := s.migrateStep(ctx, conn, ms)
 		if err != nil || done {
 			return err
 		}
 	}
 }
 
-func (s *Store) migrateStep(ctx context.Context, ms []Migration) (done bool, err error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+func (s *Store) migrateStep(ctx context.Context, conn *sql.Conn, ms []Migration) (done bool, err error) {
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("sqlstore: begin migration: %w", err)
 	}

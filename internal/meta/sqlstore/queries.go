@@ -14,7 +14,7 @@ var (
 	writeQueries = []string{
 		qEnsureRepo, qLinkBlob, qUnlinkBlob,
 		qPutManifest, qManifestBlob, qManifestChild, qDeleteManifest,
-		qManifestID, qTagPrevious, qPutTag, qDeleteTag,
+		qManifestID, qTagPrevious, qTagCreate, qTagMove, qDeleteTag,
 		qUploadCreate, qUploadUpdate, qUploadDelete,
 		qEventInsert,
 	}

@@ -6,7 +6,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"time"
 
 	"github.com/berth-registry/berth/internal/meta"
 )
@@ -17,7 +19,7 @@ var (
 )
 
 // maxAttempts bounds how often Update runs fn when the dialect reports a
-// retryable failure (PostgreSQL serialization failures).
+// retryable failure (PostgreSQL serialization failures and deadlocks).
 const maxAttempts = 5
 
 // Store is a meta.Store on database/sql.
@@ -106,6 +108,14 @@ func (s *Store) retry(ctx context.Context, fn func(meta.Tx) error, async bool) e
 		if attempt >= maxAttempts || !s.d.retryable(err) || ctx.Err() != nil {
 			return err
 		}
+		// Writers that collided would collide again at once: wait a
+		// random while, longer after each failure.
+		wait := time.Duration(rand.Int64N(int64(min(time.Millisecond<<attempt, 100*time.Millisecond))))
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return err
+		}
 	}
 }
 
@@ -135,7 +145,7 @@ func (s *Store) update(ctx context.Context, fn func(meta.Tx) error, async bool) 
 			}
 		}()
 	}
-	tx, err := conn.BeginTx(ctx, nil)
+	tx, err := conn.BeginTx(ctx, &sql.TxOptions{Isolation: s.d.WriteIsolation})
 	if err != nil {
 		return fmt.Errorf("meta: begin: %w", err)
 	}
@@ -212,6 +222,7 @@ func (c *stmtCache) close() error {
 // querier is what *sql.Tx and *sql.Conn have in common.
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 

@@ -102,6 +102,11 @@ func (t *txn) DeleteUpload(id string) error {
 // AppendEvent adds e to the outbox; the store assigns the ID, and a zero
 // CreatedAt means now.
 func (t *txn) AppendEvent(e meta.Event) error {
+	if t.s.d.EventLock != "" {
+		if _, err := t.q.ExecContext(t.ctx, t.s.d.EventLock); err != nil {
+			return fmt.Errorf("meta: append event: lock: %w", err)
+		}
+	}
 	_, err := t.exec(qEventInsert, e.Kind, e.Repo, string(e.Digest), e.Tag, e.MediaType, e.Size, nanos(e.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("meta: append event: %w", err)

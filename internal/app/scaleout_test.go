@@ -1,0 +1,122 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to create the test database
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/berth-registry/berth/internal/config"
+)
+
+// scaleOutConfig is a configuration on the PostgreSQL and S3 servers that
+// scripts/test.sh starts (BERTH_TEST_PG_DSN, BERTH_TEST_S3_*), in a fresh
+// database and under a fresh key prefix. Without them the test is skipped,
+// unless BERTH_REQUIRE_PG / BERTH_REQUIRE_S3 say they must be there.
+func scaleOutConfig(t *testing.T) config.Config {
+	t.Helper()
+	dsn, endpoint := os.Getenv("BERTH_TEST_PG_DSN"), os.Getenv("BERTH_TEST_S3_ENDPOINT")
+	if dsn == "" || endpoint == "" {
+		if os.Getenv("BERTH_REQUIRE_PG") == "1" || os.Getenv("BERTH_REQUIRE_S3") == "1" {
+			t.Fatal("BERTH_TEST_PG_DSN and BERTH_TEST_S3_ENDPOINT must be set (scripts/test.sh starts both servers)")
+		}
+		t.Skip("no PostgreSQL/S3 test servers: set BERTH_TEST_PG_DSN and BERTH_TEST_S3_* (scripts/test.sh does)")
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	suffix := hex.EncodeToString(b[:])
+
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	db := "berth_app_" + suffix
+	if _, err := admin.Exec("CREATE DATABASE " + db); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		a, err := sql.Open("pgx", dsn)
+		if err == nil {
+			_, _ = a.Exec("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)")
+			a.Close()
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + db
+
+	cfg := config.Default()
+	cfg.Storage.Path = t.TempDir()
+	cfg.Metadata.Driver = "postgres"
+	cfg.Metadata.Postgres.DSN = u.String()
+	cfg.Storage.Driver = "s3"
+	cfg.Storage.S3.Endpoint = endpoint
+	cfg.Storage.S3.Insecure = true
+	cfg.Storage.S3.Bucket = os.Getenv("BERTH_TEST_S3_BUCKET")
+	cfg.Storage.S3.Region = os.Getenv("BERTH_TEST_S3_REGION")
+	cfg.Storage.S3.AccessKey = os.Getenv("BERTH_TEST_S3_ACCESS_KEY")
+	cfg.Storage.S3.SecretKey = os.Getenv("BERTH_TEST_S3_SECRET_KEY")
+	cfg.Storage.S3.Prefix = "app-" + suffix + "/"
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestPushPullOnPostgresAndS3: two berth nodes share one PostgreSQL database
+// and one bucket; an image pushed through one pulls and validates through
+// the other.
+func TestPushPullOnPostgresAndS3(t *testing.T) {
+	cfg := scaleOutConfig(t)
+	node := func() string {
+		a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(a.Handler())
+		t.Cleanup(func() { srv.Close(); a.Close() })
+		return strings.TrimPrefix(srv.URL, "http://")
+	}
+	nodeA, nodeB := node(), node()
+	img, err := random.Image(6<<20, 3) // layers over S3's 5 MiB part minimum
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Digest()
+	refA, _ := name.ParseReference(nodeA + "/scale/app:v1")
+	if err := remote.Write(refA, img, remote.WithContext(context.Background())); err != nil {
+		t.Fatalf("push through node A: %v", err)
+	}
+	refB, _ := name.ParseReference(nodeB + "/scale/app:v1")
+	got, err := remote.Image(refB)
+	if err != nil {
+		t.Fatalf("pull through node B: %v", err)
+	}
+	if d, _ := got.Digest(); d != want {
+		t.Fatalf("node B serves %s, want %s", d, want)
+	}
+	if err := validate.Image(got); err != nil {
+		t.Fatalf("image pulled through node B: %v", err)
+	}
+	tags, err := remote.List(refB.Context())
+	if err != nil || strings.Join(tags, ",") != "v1" {
+		t.Fatalf("tags through node B = %v, %v", tags, err)
+	}
+}

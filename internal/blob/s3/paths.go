@@ -1,0 +1,141 @@
+package s3
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// The object layout under Config.Prefix:
+//
+//	<prefix>blobs/<alg>/<2 hex>/<hex>      a committed blob, nothing else
+//	<prefix>uploads/<id>/info              upload metadata (JSON: part size,
+//	                                       multipart upload id, creation time)
+//	<prefix>uploads/<id>/tail-<20 digits>  bytes from that offset on, fewer
+//	                                       than one part; see uploads.go
+//	<prefix>uploads/<id>/data              the key of the upload's S3
+//	                                       multipart upload, and briefly the
+//	                                       completed object during a commit
+//
+// Objects under blobs/ are written only by a single PUT or COPY of complete
+// bytes, which S3 makes visible atomically. Upload ids are restricted to
+// [A-Za-z0-9_-]{1,128}, so an id is always exactly one key segment.
+
+const (
+	blobsDir   = "blobs/"
+	uploadsDir = "uploads/"
+	infoName   = "info"
+	dataName   = "data"
+	tailPrefix = "tail-"
+	maxIDLen   = 128
+)
+
+// algHexLen lists the digest algorithms the store accepts and the length of
+// their lowercase hex encoding.
+var algHexLen = map[digest.Algorithm]int{
+	digest.SHA256: 64,
+	digest.SHA384: 96,
+	digest.SHA512: 128,
+}
+
+// splitDigest returns d's algorithm and hex if d is a well-formed digest of
+// a supported algorithm; both parts are then safe key segments.
+func splitDigest(d digest.Digest) (alg, hex string, ok bool) {
+	a, h, found := strings.Cut(string(d), ":")
+	if !found {
+		return "", "", false
+	}
+	n, known := algHexLen[digest.Algorithm(a)]
+	if !known || len(h) != n || !isLowerHex(h) {
+		return "", "", false
+	}
+	return a, h, true
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// validID reports whether id is an acceptable upload id.
+func validID(id string) bool {
+	if len(id) == 0 || len(id) > maxIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) blobKey(alg, hex string) string {
+	return s.prefix + blobsDir + alg + "/" + hex[:2] + "/" + hex
+}
+
+// parseBlobKey turns a key below <prefix>blobs/ back into a digest.
+func (s *Store) parseBlobKey(key string) (digest.Digest, bool) {
+	rest, ok := strings.CutPrefix(key, s.prefix+blobsDir)
+	if !ok {
+		return "", false
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) != 3 {
+		return "", false
+	}
+	d := digest.Digest(parts[0] + ":" + parts[2])
+	if _, hex, ok := splitDigest(d); !ok || parts[1] != hex[:2] {
+		return "", false
+	}
+	return d, true
+}
+
+// uploadDir is <prefix>uploads/<id>/; id must have passed validID.
+func (s *Store) uploadDir(id string) string {
+	return s.prefix + uploadsDir + id + "/"
+}
+
+func (s *Store) infoKey(id string) string { return s.uploadDir(id) + infoName }
+func (s *Store) dataKey(id string) string { return s.uploadDir(id) + dataName }
+
+func (s *Store) tailKey(id string, base int64) string {
+	return fmt.Sprintf("%s%s%020d", s.uploadDir(id), tailPrefix, base)
+}
+
+// parseUploadKey splits a key below <prefix>uploads/ into the upload id and
+// the object's name within the upload.
+func (s *Store) parseUploadKey(key string) (id, name string, ok bool) {
+	rest, ok := strings.CutPrefix(key, s.prefix+uploadsDir)
+	if !ok {
+		return "", "", false
+	}
+	id, name, ok = strings.Cut(rest, "/")
+	if !ok || !validID(id) || name == "" || strings.Contains(name, "/") {
+		return "", "", false
+	}
+	return id, name, true
+}
+
+// parseTailName returns the base offset of a tail object's name.
+func parseTailName(name string) (int64, bool) {
+	digits, ok := strings.CutPrefix(name, tailPrefix)
+	if !ok || len(digits) != 20 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
+}
