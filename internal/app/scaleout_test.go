@@ -1,12 +1,15 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -19,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/config"
 )
@@ -118,5 +122,76 @@ func TestPushPullOnPostgresAndS3(t *testing.T) {
 	tags, err := remote.List(refB.Context())
 	if err != nil || strings.Join(tags, ",") != "v1" {
 		t.Fatalf("tags through node B = %v, %v", tags, err)
+	}
+}
+
+// TestChunkedUploadAlternatingNodes sends the chunks of one upload to two
+// nodes in turn: the session (hash state in PostgreSQL, multipart upload in
+// S3) continues wherever the next request lands.
+func TestChunkedUploadAlternatingNodes(t *testing.T) {
+	cfg := scaleOutConfig(t)
+	var nodes []string
+	for range 2 {
+		a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(a.Handler())
+		t.Cleanup(func() { srv.Close(); a.Close() })
+		nodes = append(nodes, srv.URL)
+	}
+	data := make([]byte, 13<<20) // three chunks, crossing S3 part boundaries
+	_, _ = rand.Read(data)
+	const chunk = 5<<20 + 123
+
+	do := func(method, url string, body []byte, hdr map[string]string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(method, url, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	resp := do(http.MethodPost, nodes[0]+"/v2/scale/chunked/blobs/uploads/", nil, nil)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST = %d", resp.StatusCode)
+	}
+	loc := resp.Header.Get("Location")
+	i := 1
+	for off := 0; off < len(data); off += chunk {
+		end := min(off+chunk, len(data))
+		resp = do(http.MethodPatch, nodes[i%2]+loc, data[off:end], map[string]string{
+			"Content-Type":  "application/octet-stream",
+			"Content-Range": fmt.Sprintf("%d-%d", off, end-1),
+		})
+		if resp.StatusCode != http.StatusAccepted || resp.Header.Get("Range") != fmt.Sprintf("0-%d", end-1) {
+			t.Fatalf("PATCH %d-%d on node %d = %d, Range %q", off, end-1, i%2, resp.StatusCode, resp.Header.Get("Range"))
+		}
+		loc = resp.Header.Get("Location")
+		i++
+	}
+	d := digest.FromBytes(data)
+	resp = do(http.MethodPut, nodes[i%2]+loc+"?digest="+d.String(), nil, nil)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("closing PUT on node %d = %d", i%2, resp.StatusCode)
+	}
+	for n, base := range nodes {
+		r, err := http.Get(base + "/v2/scale/chunked/blobs/" + d.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil || r.StatusCode != http.StatusOK || !bytes.Equal(got, data) {
+			t.Fatalf("GET through node %d: %d, %d bytes, equal %v, err %v", n, r.StatusCode, len(got), bytes.Equal(got, data), err)
+		}
 	}
 }
