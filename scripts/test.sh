@@ -168,6 +168,14 @@ if [ "$MODE" != quick ]; then
 	start_dockerd
 	section_done
 
+	if [ "$E2E_TARGET" = berth ]; then
+		section "PostgreSQL and S3 for the two-node tests"
+		start_postgres
+		start_s3
+		export E2E_REQUIRE_CLUSTER=${E2E_REQUIRE_CLUSTER:-1}
+		section_done
+	fi
+
 	section "end-to-end tests (target: $E2E_TARGET)"
 	WORK_DIR=$(mktemp -d /tmp/berth-e2e.XXXXXX)
 	mkdir -p "$WORK_DIR/tmp"

@@ -27,6 +27,9 @@
 //	                      its test instead of skipping it (scripts/test.sh sets it)
 //	BERTH_TOOLS           where scripts/lib/clients.sh put the pinned Go client
 //	                      tools (default $HOME/.cache/berth-tools; its bin/ is searched)
+//	E2E_REQUIRE_CLUSTER   1: the two-node tests fail instead of skipping when
+//	                      BERTH_TEST_PG_DSN / BERTH_TEST_S3_* (the PostgreSQL and
+//	                      S3 servers scripts/test.sh starts) are missing
 //	E2E_UPDATE_COMPAT     1: rewrite README.md's compatibility table from the
 //	                      scenarios that ran, instead of failing when it differs
 package e2e

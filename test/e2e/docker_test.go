@@ -160,8 +160,15 @@ func dockerLoad(t testing.TB, img v1.Image, localRef string) {
 func TestDockerPushPull(t *testing.T) {
 	scenario(t, "docker", "push of a 5-layer image, re-push (layers already exist), push into a second repository (mount), pull by tag and by digest")
 	requireDocker(t)
-	rng := newRand(t)
 	s := startServer(t, serverOpts{})
+	runDockerPushPull(t, s, s)
+}
+
+// runDockerPushPull pushes through node a, then re-pushes, mounts and pulls
+// through node b (the same server, or another node sharing its stores).
+func runDockerPushPull(t *testing.T, a, b *server) {
+	rng := newRand(t)
+	s := a
 
 	const nLayers = 5
 	layers := make([]v1.Layer, nLayers)
@@ -194,8 +201,10 @@ func TestDockerPushPull(t *testing.T) {
 	t.Cleanup(func() { _, _ = dockerCLI(t, "rmi", "-f", wantID.String()) })
 
 	ref := s.host() + "/e2e/img:v1"
-	copyRef := s.host() + "/e2e/copy:v1"
+	refB := b.host() + "/e2e/img:v1"
+	copyRef := b.host() + "/e2e/copy:v1"
 	mustDocker(t, "tag", localRef, ref)
+	mustDocker(t, "tag", localRef, refB)
 
 	var pushed string
 	t.Run("push", func(t *testing.T) {
@@ -214,7 +223,7 @@ func TestDockerPushPull(t *testing.T) {
 	}
 
 	t.Run("push again", func(t *testing.T) {
-		r := dockerPush(t, ref)
+		r := dockerPush(t, refB)
 		checkLayerStatuses(t, r, nLayers, func(s string) bool { return s == "Layer already exists" }, `"Layer already exists"`)
 		if r.Digest != pushed {
 			t.Errorf("second push digest %s, first %s", r.Digest, pushed)
@@ -230,33 +239,33 @@ func TestDockerPushPull(t *testing.T) {
 		if r.Digest != pushed {
 			t.Errorf("push to e2e/copy digest %s, want %s", r.Digest, pushed)
 		}
-		if got := registryDigest(t, s, "e2e/copy", "v1"); got != pushed {
+		if got := registryDigest(t, b, "e2e/copy", "v1"); got != pushed {
 			t.Errorf("registry serves e2e/copy:v1 as %q, want %s", got, pushed)
 		}
 	})
 
 	t.Run("pull by tag", func(t *testing.T) {
-		removeImage(t, wantID.String(), ref, copyRef, localRef)
-		out := mustDocker(t, "pull", ref)
+		removeImage(t, wantID.String(), ref, refB, copyRef, localRef)
+		out := mustDocker(t, "pull", refB)
 		m := pullDigestRE.FindStringSubmatch(out)
 		if m == nil || m[1] != pushed {
 			t.Errorf("docker pull printed %q, want Digest: %s", out, pushed)
 		}
-		if !strings.Contains(out, "Downloaded newer image for "+ref) {
+		if !strings.Contains(out, "Downloaded newer image for "+refB) {
 			t.Errorf("docker pull did not download:\n%s", out)
 		}
-		if got := imageID(t, ref); got != wantID.String() {
+		if got := imageID(t, refB); got != wantID.String() {
 			t.Errorf("pulled image id %s, want %s", got, wantID)
 		}
-		digests := mustDocker(t, "image", "inspect", "--format", "{{json .RepoDigests}}", ref)
-		if !strings.Contains(digests, s.host()+"/e2e/img@"+pushed) {
+		digests := mustDocker(t, "image", "inspect", "--format", "{{json .RepoDigests}}", refB)
+		if !strings.Contains(digests, b.host()+"/e2e/img@"+pushed) {
 			t.Errorf("RepoDigests %s lacks %s", digests, pushed)
 		}
 	})
 
 	t.Run("pull by digest", func(t *testing.T) {
-		removeImage(t, wantID.String(), ref)
-		byDigest := s.host() + "/e2e/img@" + pushed
+		removeImage(t, wantID.String(), refB)
+		byDigest := b.host() + "/e2e/img@" + pushed
 		out := mustDocker(t, "pull", byDigest)
 		if m := pullDigestRE.FindStringSubmatch(out); m == nil || m[1] != pushed {
 			t.Errorf("docker pull by digest printed %q, want Digest: %s", out, pushed)
@@ -275,7 +284,7 @@ func TestDockerPushPull(t *testing.T) {
 	})
 
 	t.Run("pull unknown tag fails", func(t *testing.T) {
-		out, err := dockerCLI(t, "pull", s.host()+"/e2e/img:no-such-tag")
+		out, err := dockerCLI(t, "pull", b.host()+"/e2e/img:no-such-tag")
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.ExitCode() == 0 {
 			t.Fatalf("docker pull of an unknown tag: err %v, want a non-zero exit\n%s", err, out)
