@@ -12,6 +12,7 @@ import (
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/httpapi"
+	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
 )
@@ -111,28 +112,20 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// purgeLoop removes abandoned upload sessions, once at start and then every
-// storage.upload_purge_interval.
+// purgeLoop removes abandoned upload sessions every
+// storage.upload_purge_interval, on one node of the cluster at a time.
 func (a *App) purgeLoop(ctx context.Context) {
 	interval := a.cfg.Storage.UploadPurgeInterval
 	if interval <= 0 {
 		return
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
+	jobs.New(a.meta, a.log).Every(ctx, "purge-uploads", interval, func(ctx context.Context) error {
 		n, err := a.svc.PurgeUploads(ctx, a.cfg.Storage.UploadMaxAge)
-		if err != nil && ctx.Err() == nil {
-			a.log.Warn("purging abandoned uploads failed", "err", err)
-		} else if n > 0 {
+		if n > 0 {
 			a.log.Info("purged abandoned uploads", "count", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+		return err
+	})
 }
 
 // Close releases the stores.

@@ -46,6 +46,7 @@ type Tx interface {
 	TagWriter
 	UploadWriter
 	EventWriter
+	LeaseWriter
 }
 
 // Repository is one repository (an image name such as "library/alpine").
@@ -191,4 +192,16 @@ type EventReader interface {
 
 type EventWriter interface {
 	AppendEvent(e Event) error
+}
+
+// LeaseWriter hands out named, expiring leases: the way a cluster of berth
+// nodes runs a scheduled job on one node at a time. A lease held by a node
+// that dies simply expires.
+type LeaseWriter interface {
+	// AcquireLease takes the lease name for holder until now+ttl when it is
+	// free, expired (at now), or already held by holder (a renewal). It
+	// reports whether holder has the lease afterwards.
+	AcquireLease(name, holder string, ttl time.Duration, now time.Time) (bool, error)
+	// ReleaseLease gives the lease up if holder has it.
+	ReleaseLease(name, holder string) error
 }

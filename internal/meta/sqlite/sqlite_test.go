@@ -217,12 +217,12 @@ func TestTwoStoresOneFile(t *testing.T) {
 }
 
 func TestMigrations(t *testing.T) {
-	extra := sqlstore.Migration{Version: 2, Name: "test extra", Statements: []string{
+	latest := len(Dialect().Migrations)
+	extra := sqlstore.Migration{Version: latest + 1, Name: "test extra", Statements: []string{
 		`CREATE TABLE test_extra (id ` + sqlstore.TypeRowID + `, note TEXT NOT NULL)`,
 	}}
 	withExtra := Dialect()
 	withExtra.Migrations = append(withExtra.Migrations, extra)
-	latest := len(Dialect().Migrations)
 
 	version := func(t *testing.T, s *sqlstore.Store) int {
 		t.Helper()

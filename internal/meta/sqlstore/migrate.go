@@ -110,6 +110,16 @@ func CoreMigrations() []Migration {
 				created_at BIGINT NOT NULL
 			)`,
 		},
+	}, {
+		Version: 2,
+		Name:    "leases",
+		Statements: []string{
+			`CREATE TABLE leases (
+				name ` + TypeKeyText + ` PRIMARY KEY,
+				holder TEXT NOT NULL,
+				expires_at BIGINT NOT NULL
+			)`,
+		},
 	}}
 }
 

@@ -17,5 +17,6 @@ var (
 		qManifestID, qTagPrevious, qTagCreate, qTagMove, qDeleteTag,
 		qUploadCreate, qUploadUpdate, qUploadDelete,
 		qEventInsert,
+		qLeaseAcquire, qLeaseRelease,
 	}
 )

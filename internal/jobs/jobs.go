@@ -1,0 +1,99 @@
+package jobs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/berth-registry/berth/internal/meta"
+)
+
+// Scheduler runs jobs under leases in the metadata store.
+type Scheduler struct {
+	meta   meta.Store
+	holder string
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// New returns a scheduler whose leases name this process (host, pid and a
+// random part, so two processes never share a name).
+func New(md meta.Store, log *slog.Logger) *Scheduler {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return &Scheduler{meta: md, holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:])), log: log, now: time.Now}
+}
+
+// Holder is the name this scheduler takes leases under.
+func (s *Scheduler) Holder() string { return s.holder }
+
+// Every runs fn about once per interval across all the nodes sharing the
+// metadata store, until ctx ends: at each tick the node that holds (or can
+// take) the lease name runs fn; the others skip. The lease lasts two
+// intervals and its holder renews it at every tick, so it stays with one
+// live node, and passes to another within two intervals of that node's
+// death. While fn runs the lease is renewed; if it cannot be, fn's context
+// is cancelled. The first tick is at once.
+func (s *Scheduler) Every(ctx context.Context, name string, interval time.Duration, fn func(context.Context) error) {
+	ttl := 2 * interval
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if ok, err := s.acquire(ctx, name, ttl); err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("job lease unavailable", "job", name, "err", err)
+			}
+		} else if ok {
+			s.run(ctx, name, ttl, fn)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Scheduler) acquire(ctx context.Context, name string, ttl time.Duration) (bool, error) {
+	var ok bool
+	err := s.meta.Update(ctx, func(tx meta.Tx) error {
+		var err error
+		ok, err = tx.AcquireLease(name, s.holder, ttl, s.now())
+		return err
+	})
+	return ok, err
+}
+
+// run runs fn while a heartbeat keeps the lease.
+func (s *Scheduler) run(ctx context.Context, name string, ttl time.Duration, fn func(context.Context) error) {
+	jobCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		beat := time.NewTicker(ttl / 3)
+		defer beat.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-beat.C:
+				if ok, err := s.acquire(jobCtx, name, ttl); !ok || err != nil {
+					s.log.Warn("job lost its lease; stopping it", "job", name, "err", err)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	start := time.Now()
+	err := fn(jobCtx)
+	close(done)
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("job failed", "job", name, "err", err, "took", time.Since(start))
+	}
+}
