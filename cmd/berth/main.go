@@ -77,7 +77,7 @@ func (c *cli) rootCmd() *cobra.Command {
 	root.SetErr(c.stderr)
 	root.SetVersionTemplate("{{.Version}}")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(c.serveCmd(), c.configCmd(), c.dbCmd(), c.versionCmd())
+	root.AddCommand(c.serveCmd(), c.configCmd(), c.dbCmd(), c.relocateCmd(), c.versionCmd())
 	return root
 }
 

@@ -195,3 +195,52 @@ func TestChunkedUploadAlternatingNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestRelocateIntoPostgresAndS3 moves an embedded registry (filesystem +
+// SQLite) into PostgreSQL + S3, and pulls the image from a node on those.
+func TestRelocateIntoPostgresAndS3(t *testing.T) {
+	to := scaleOutConfig(t)
+	from := config.Default()
+	from.Storage.Path = t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	img, err := random.Image(7<<20, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Digest()
+	serve := func(cfg config.Config) (string, func()) {
+		a, err := New(cfg, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(a.Handler())
+		return strings.TrimPrefix(srv.URL, "http://"), func() { srv.Close(); a.Close() }
+	}
+	host, stop := serve(from)
+	ref, _ := name.ParseReference(host + "/moving/app:v1")
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+
+	rep, err := Relocate(context.Background(), from, to, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Repositories != 1 || rep.Manifests != 1 || rep.Tags != 1 || rep.BlobsCopied != 3 {
+		t.Fatalf("report = %+v", rep)
+	}
+	host, stop = serve(to)
+	defer stop()
+	ref, _ = name.ParseReference(host + "/moving/app:v1")
+	got, err := remote.Image(ref)
+	if err != nil {
+		t.Fatalf("pull after relocation: %v", err)
+	}
+	if d, _ := got.Digest(); d != want {
+		t.Fatalf("relocated image %s, want %s", d, want)
+	}
+	if err := validate.Image(got); err != nil {
+		t.Fatal(err)
+	}
+}

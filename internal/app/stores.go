@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/pg"
 	"github.com/berth-registry/berth/internal/meta/sqlite"
+	"github.com/berth-registry/berth/internal/relocate"
 )
 
 // openBlobs opens the blob store storage.driver names.
@@ -54,4 +56,59 @@ func OpenMeta(ctx context.Context, cfg config.Config) (meta.Store, error) {
 		}
 		return sqlite.Open(path)
 	}
+}
+
+// Relocate copies the registry the configuration from describes into the
+// stores of to (see package relocate), opening and closing both.
+func Relocate(ctx context.Context, from, to config.Config, log *slog.Logger) (relocate.Report, error) {
+	if sameStores(from, to) {
+		return relocate.Report{}, fmt.Errorf("the destination is the source (%s + %s)", from.Storage.Driver, from.Metadata.Driver)
+	}
+	var src, dst relocate.Stores
+	var err error
+	if src, err = openStores(ctx, from); err != nil {
+		return relocate.Report{}, fmt.Errorf("source: %w", err)
+	}
+	defer src.Meta.Close()
+	if dst, err = openStores(ctx, to); err != nil {
+		return relocate.Report{}, fmt.Errorf("destination: %w", err)
+	}
+	defer dst.Meta.Close()
+	return relocate.Run(ctx, src, dst, log)
+}
+
+func openStores(ctx context.Context, cfg config.Config) (relocate.Stores, error) {
+	b, err := openBlobs(ctx, cfg)
+	if err != nil {
+		return relocate.Stores{}, fmt.Errorf("blob store (%s): %w", cfg.Storage.Driver, err)
+	}
+	m, err := OpenMeta(ctx, cfg)
+	if err != nil {
+		return relocate.Stores{}, fmt.Errorf("metadata store (%s): %w", cfg.Metadata.Driver, err)
+	}
+	return relocate.Stores{Blobs: b, Meta: m}, nil
+}
+
+// sameStores reports whether two configurations name the same blob store or
+// the same metadata store.
+func sameStores(a, b config.Config) bool {
+	blobKey := func(c config.Config) string {
+		if c.Storage.Driver == "s3" {
+			return "s3:" + c.Storage.S3.Endpoint + "/" + c.Storage.S3.Bucket + "/" + c.Storage.S3.Prefix
+		}
+		p, _ := filepath.Abs(c.Storage.Path)
+		return "fs:" + p
+	}
+	metaKey := func(c config.Config) string {
+		if c.Metadata.Driver == "postgres" {
+			return "pg:" + c.Metadata.Postgres.DSN
+		}
+		p := c.Metadata.SQLitePath
+		if p == "" {
+			p = filepath.Join(c.Storage.Path, "berth.db")
+		}
+		p, _ = filepath.Abs(p)
+		return "sqlite:" + p
+	}
+	return blobKey(a) == blobKey(b) || metaKey(a) == metaKey(b)
 }

@@ -23,6 +23,7 @@ var layers = []struct {
 	{"internal/meta", 1},
 	{"internal/registry", 2},
 	{"internal/jobs", 2},
+	{"internal/relocate", 2},
 	{"internal/httpapi", 4},
 	{"internal/app", 5},
 	{"cmd/", 6},

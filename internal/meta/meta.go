@@ -74,6 +74,15 @@ type BlobReader interface {
 	// ReposWithBlob returns up to limit repository names (sorted) that hold a
 	// link to d (for the automatic cross-repository mount).
 	ReposWithBlob(d digest.Digest, limit int) ([]string, error)
+	// ListBlobLinks returns up to n blobs linked to repo, sorted by digest,
+	// after the given digest ("" = from the start). n <= 0 means no limit.
+	ListBlobLinks(repo string, after digest.Digest, n int) ([]BlobLink, error)
+}
+
+// BlobLink is one blob linked to a repository.
+type BlobLink struct {
+	Digest digest.Digest
+	Size   int64
 }
 
 type BlobWriter interface {
@@ -114,6 +123,10 @@ type ManifestReader interface {
 	// digest, optionally only those with the given artifactType ("" = all).
 	// Content is not filled in.
 	Referrers(repo string, subject digest.Digest, artifactType string) ([]Manifest, error)
+	// ListManifests returns up to n manifests of repo with their content,
+	// sorted by digest, after the given digest ("" = from the start).
+	// n <= 0 means no limit.
+	ListManifests(repo string, after digest.Digest, n int) ([]Manifest, error)
 }
 
 type ManifestWriter interface {

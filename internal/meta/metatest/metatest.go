@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"Events", eventTests},
 		{"Transactions", txTests},
 		{"Leases", leaseTests},
+		{"Listing", listingTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

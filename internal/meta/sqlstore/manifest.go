@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/opencontainers/go-digest"
@@ -20,6 +21,8 @@ const (
 		WHERE r.name = ? AND t.name = ?`
 	qReferrers = `SELECT ` + manifestCols + ` FROM manifests m JOIN repositories r ON r.id = m.repo_id
 		WHERE r.name = ? AND m.subject = ?`
+	qListManifests = `SELECT ` + manifestCols + `, m.content FROM manifests m JOIN repositories r ON r.id = m.repo_id
+		WHERE r.name = ? AND m.digest > ? ORDER BY m.digest LIMIT ?`
 	qReferrersAll  = qReferrers + ` ORDER BY m.digest`
 	qReferrersType = qReferrers + ` AND m.artifact_type = ? ORDER BY m.digest`
 	qPutManifest   = `INSERT INTO manifests (repo_id, digest, media_type, artifact_type, size, subject, annotations, created_at, content)
@@ -186,4 +189,36 @@ func (t *txn) ManifestRefs(repo string, d digest.Digest) (meta.Refs, error) {
 		}
 	}
 	return refs, rows.Err()
+}
+
+func (t *txn) ListManifests(repo string, after digest.Digest, n int) ([]meta.Manifest, error) {
+	st, err := t.stmt(qListManifests)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(t.ctx, repo, string(after), limitOrAll(n))
+	if err != nil {
+		return nil, fmt.Errorf("meta: list manifests of %s: %w", repo, err)
+	}
+	defer rows.Close()
+	var out []meta.Manifest
+	for rows.Next() {
+		m, err := scanManifest(rows, true)
+		if err != nil {
+			return nil, fmt.Errorf("meta: list manifests of %s: %w", repo, err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("meta: list manifests of %s: %w", repo, err)
+	}
+	return out, nil
+}
+
+// limitOrAll turns n <= 0 (no limit) into a LIMIT both dialects take.
+func limitOrAll(n int) int {
+	if n <= 0 {
+		return math.MaxInt32
+	}
+	return n
 }

@@ -10,6 +10,7 @@ var (
 		qTag, qListTags, qListTagsN, qTagsOf,
 		qUpload, qUploadsBefore,
 		qEventsAfter, qEventsAfterN,
+		qListBlobLinks, qListManifests,
 	}
 	writeQueries = []string{
 		qEnsureRepo, qLinkBlob, qUnlinkBlob,

@@ -24,6 +24,8 @@ const (
 	qListReposN     = qListRepos + ` LIMIT ?`
 	qEnsureRepo     = `INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`
 	qBlobLink       = `SELECT b.size FROM blob_links b JOIN repositories r ON r.id = b.repo_id WHERE r.name = ? AND b.digest = ?`
+	qListBlobLinks  = `SELECT b.digest, b.size FROM blob_links b JOIN repositories r ON r.id = b.repo_id
+		WHERE r.name = ? AND b.digest > ? ORDER BY b.digest LIMIT ?`
 	qReposWithBlob  = `SELECT r.name FROM blob_links b JOIN repositories r ON r.id = b.repo_id WHERE b.digest = ? ORDER BY r.name`
 	qReposWithBlobN = qReposWithBlob + ` LIMIT ?`
 	qLinkBlob       = `INSERT INTO blob_links (repo_id, digest, size, created_at) SELECT id, ?, ?, ? FROM repositories WHERE name = ? ON CONFLICT (repo_id, digest) DO NOTHING`
@@ -79,4 +81,30 @@ func (t *txn) LinkBlob(repo string, d digest.Digest, size int64) error {
 
 func (t *txn) UnlinkBlob(repo string, d digest.Digest) error {
 	return t.execOne(fmt.Sprintf("unlink blob %s from %s", d, repo), qUnlinkBlob, repo, string(d))
+}
+
+func (t *txn) ListBlobLinks(repo string, after digest.Digest, n int) ([]meta.BlobLink, error) {
+	st, err := t.stmt(qListBlobLinks)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(t.ctx, repo, string(after), limitOrAll(n))
+	if err != nil {
+		return nil, fmt.Errorf("meta: list blobs of %s: %w", repo, err)
+	}
+	defer rows.Close()
+	var out []meta.BlobLink
+	for rows.Next() {
+		var l meta.BlobLink
+		var d string
+		if err := rows.Scan(&d, &l.Size); err != nil {
+			return nil, fmt.Errorf("meta: list blobs of %s: %w", repo, err)
+		}
+		l.Digest = digest.Digest(d)
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("meta: list blobs of %s: %w", repo, err)
+	}
+	return out, nil
 }

@@ -1,0 +1,114 @@
+package relocate
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/blob/mem"
+	"github.com/berth-registry/berth/internal/meta/sqlite"
+	"github.com/berth-registry/berth/internal/registry"
+)
+
+func newStores(t *testing.T) (Stores, *registry.Service) {
+	t.Helper()
+	md, err := sqlite.Open(filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { md.Close() })
+	st := Stores{Blobs: mem.New(), Meta: md}
+	return st, registry.New(st.Blobs, st.Meta, registry.Options{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func putBlob(t *testing.T, svc *registry.Service, repo string, data []byte) digest.Digest {
+	t.Helper()
+	d := digest.FromBytes(data)
+	if _, err := svc.PutBlob(context.Background(), repo, d, int64(len(data)), bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestRelocate(t *testing.T) {
+	ctx := context.Background()
+	from, src := newStores(t)
+	to, dst := newStores(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	layer := bytes.Repeat([]byte("layer bytes "), 1000)
+	image := func(repo string) digest.Digest {
+		cfg := putBlob(t, src, repo, []byte(`{"architecture":"amd64"}`))
+		l := putBlob(t, src, repo, layer)
+		body := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` +
+			cfg.String() + `","size":24},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"` + l.String() + `","size":12000}]}`
+		res, err := src.PutManifest(ctx, repo, registry.Reference{Tag: "v1"}, "application/vnd.oci.image.manifest.v1+json", []byte(body), []string{"latest"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Digest
+	}
+	appDigest := image("team/app")
+	image("team/other") // shares the layer: copied once, linked twice
+	empty := putBlob(t, src, "team/app", []byte("{}"))
+	sig := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.example.sig","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"` +
+		empty.String() + `","size":2},"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"` + appDigest.String() + `","size":1}}`
+	if _, err := src.PutManifest(ctx, "team/app", registry.Reference{Digest: digest.FromString(sig)}, "application/vnd.oci.image.manifest.v1+json", []byte(sig), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	rep, err := Run(ctx, from, to, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Repositories != 2 || rep.Manifests != 3 || rep.Tags != 4 || rep.Blobs != 5 || rep.BlobsCopied != 3 { // both images share config and layer bytes
+		t.Fatalf("report = %+v", rep)
+	}
+
+	t.Run("the destination serves what the source served", func(t *testing.T) {
+		for _, repo := range []string{"team/app", "team/other"} {
+			for _, tag := range []string{"v1", "latest"} {
+				m, err := dst.GetManifest(ctx, repo, registry.Reference{Tag: tag})
+				if err != nil {
+					t.Fatalf("%s:%s: %v", repo, tag, err)
+				}
+				want, _ := src.GetManifest(ctx, repo, registry.Reference{Tag: tag})
+				if m.Digest != want.Digest || !bytes.Equal(m.Content, want.Content) || m.MediaType != want.MediaType {
+					t.Fatalf("%s:%s differs after relocation", repo, tag)
+				}
+			}
+			rc, _, err := dst.OpenBlob(ctx, repo, digest.FromBytes(layer))
+			if err != nil {
+				t.Fatalf("layer in %s: %v", repo, err)
+			}
+			got, _ := io.ReadAll(rc)
+			rc.Close()
+			if !bytes.Equal(got, layer) {
+				t.Fatalf("layer bytes in %s differ", repo)
+			}
+		}
+		refs, err := dst.Referrers(ctx, "team/app", appDigest, "")
+		if err != nil || len(refs) != 1 || refs[0].ArtifactType != "application/vnd.example.sig" {
+			t.Fatalf("referrers after relocation = %+v, %v", refs, err)
+		}
+		page, err := dst.Catalog(ctx, "", -1)
+		if err != nil || strings.Join(page.Items, ",") != "team/app,team/other" {
+			t.Fatalf("catalog = %v, %v", page.Items, err)
+		}
+	})
+	t.Run("running again copies nothing new", func(t *testing.T) {
+		again, err := Run(ctx, from, to, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.BlobsCopied != 0 || again.Manifests != 3 || again.Tags != 4 {
+			t.Fatalf("second report = %+v", again)
+		}
+	})
+}
