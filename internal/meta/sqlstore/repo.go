@@ -19,12 +19,12 @@ func nanos(t time.Time) int64 {
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
 const (
-	qRepository     = `SELECT created_at FROM repositories WHERE name = ?`
-	qListRepos      = `SELECT name FROM repositories WHERE name > ? ORDER BY name`
-	qListReposN     = qListRepos + ` LIMIT ?`
-	qEnsureRepo     = `INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`
-	qBlobLink       = `SELECT b.size FROM blob_links b JOIN repositories r ON r.id = b.repo_id WHERE r.name = ? AND b.digest = ?`
-	qListBlobLinks  = `SELECT b.digest, b.size FROM blob_links b JOIN repositories r ON r.id = b.repo_id
+	qRepository    = `SELECT created_at FROM repositories WHERE name = ?`
+	qListRepos     = `SELECT name FROM repositories WHERE name > ? ORDER BY name`
+	qListReposN    = qListRepos + ` LIMIT ?`
+	qEnsureRepo    = `INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`
+	qBlobLink      = `SELECT b.size FROM blob_links b JOIN repositories r ON r.id = b.repo_id WHERE r.name = ? AND b.digest = ?`
+	qListBlobLinks = `SELECT b.digest, b.size FROM blob_links b JOIN repositories r ON r.id = b.repo_id
 		WHERE r.name = ? AND b.digest > ? ORDER BY b.digest LIMIT ?`
 	qReposWithBlob  = `SELECT r.name FROM blob_links b JOIN repositories r ON r.id = b.repo_id WHERE b.digest = ? ORDER BY r.name`
 	qReposWithBlobN = qReposWithBlob + ` LIMIT ?`
