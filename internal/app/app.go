@@ -53,12 +53,21 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		ManifestMaxSize: cfg.Registry.ManifestMaxSize,
 		ListMaxEntries:  cfg.Registry.ListMaxEntries,
 		CacheSize:       cacheSize,
+		RedirectTTL:     redirectTTL(cfg),
 	}, log)
 	mux := http.NewServeMux()
 	api := httpapi.New(svc, log)
 	mux.Handle("/v2/", api)
 	mux.Handle("/v2", api)
 	return &App{cfg: cfg, log: log, blobs: blobs, meta: md, svc: svc, handler: mux}, nil
+}
+
+// redirectTTL is how long presigned blob URLs last, 0 when redirects are off.
+func redirectTTL(cfg config.Config) time.Duration {
+	if cfg.Storage.Driver == "s3" && cfg.Storage.S3.Redirect {
+		return cfg.Storage.S3.RedirectTTL
+	}
+	return 0
 }
 
 // Handler returns the root HTTP handler.

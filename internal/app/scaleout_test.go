@@ -244,3 +244,55 @@ func TestRelocateIntoPostgresAndS3(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestBlobRedirectToPresignedURL: with storage.s3.redirect on, a blob GET
+// answers 307 to a presigned S3 URL that a client follows; a repository the
+// blob is not linked to still answers 404.
+func TestBlobRedirectToPresignedURL(t *testing.T) {
+	cfg := scaleOutConfig(t)
+	cfg.Storage.S3.Redirect = true
+	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	defer func() { srv.Close(); a.Close() }()
+	host := strings.TrimPrefix(srv.URL, "http://")
+
+	img, err := random.Image(1<<20, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.ParseReference(host + "/redirect/app:v1")
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	ld, _ := layers[0].Digest()
+
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(srv.URL + "/v2/redirect/app/blobs/" + ld.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusTemporaryRedirect || !strings.Contains(loc, cfg.Storage.S3.Endpoint) || !strings.Contains(loc, "X-Amz-Signature") {
+		t.Fatalf("blob GET = %d, Location %q; want 307 to a presigned URL on %s", resp.StatusCode, loc, cfg.Storage.S3.Endpoint)
+	}
+	resp, err = noFollow.Get(srv.URL + "/v2/elsewhere/blobs/" + ld.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("blob GET in a repository without the blob = %d, want 404", resp.StatusCode)
+	}
+	got, err := remote.Image(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Image(got); err != nil {
+		t.Fatalf("pull through redirects: %v", err)
+	}
+}

@@ -54,6 +54,9 @@ type S3 struct {
 	Insecure       bool   `yaml:"insecure" key:"storage.s3.insecure" desc:"Talk plain HTTP to the endpoint."`
 	PartSize       int64  `yaml:"part_size" key:"storage.s3.part_size" desc:"Multipart upload part size (at least 5MiB)."`
 	MaxConcurrency int    `yaml:"max_concurrency" key:"storage.s3.max_concurrency" desc:"Most S3 requests in flight at once."`
+	// Redirect sends blob downloads to presigned S3 URLs.
+	Redirect    bool          `yaml:"redirect" key:"storage.s3.redirect" desc:"Answer blob downloads with a redirect to a presigned S3 URL (clients then need to reach the S3 endpoint)."`
+	RedirectTTL time.Duration `yaml:"redirect_ttl" key:"storage.s3.redirect_ttl" desc:"How long a presigned download URL stays valid."`
 }
 
 type Metadata struct {
@@ -98,7 +101,7 @@ func Default() Config {
 			Path:                "./berth-data",
 			UploadMaxAge:        24 * time.Hour,
 			UploadPurgeInterval: time.Hour,
-			S3:                  S3{Region: "us-east-1", PathStyle: true, PartSize: 16 << 20, MaxConcurrency: 32},
+			S3:                  S3{Region: "us-east-1", PathStyle: true, PartSize: 16 << 20, MaxConcurrency: 32, RedirectTTL: 15 * time.Minute},
 		},
 		Metadata: Metadata{Driver: "sqlite", Postgres: Postgres{MaxConns: 20, ConnMaxLifetime: 30 * time.Minute}},
 		Registry: Registry{ManifestMaxSize: 4 << 20, ListMaxEntries: 10000, CacheSize: 16 << 20},

@@ -50,6 +50,13 @@ func (a *API) getBlob(w http.ResponseWriter, r *http.Request, rt route) error {
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
+	if u, err := a.svc.BlobURL(r.Context(), rt.name, d); err != nil {
+		return err
+	} else if u != "" {
+		h.Set("Docker-Content-Digest", d.String())
+		http.Redirect(w, r, u, http.StatusTemporaryRedirect)
+		return nil
+	}
 	rc, _, err := a.svc.OpenBlob(r.Context(), rt.name, d)
 	if err != nil {
 		return err

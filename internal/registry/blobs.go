@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -92,4 +93,28 @@ func (s *Service) MountBlob(ctx context.Context, repo string, d digest.Digest, f
 		return nil
 	})
 	return mounted, err
+}
+
+// URLSigner is an optional blob store capability: a URL a client can fetch
+// the blob from directly, valid for ttl.
+type URLSigner interface {
+	URL(ctx context.Context, d digest.Digest, ttl time.Duration) (string, error)
+}
+
+// BlobURL returns a URL to fetch blob d of repo from directly, when
+// redirects are on and the blob store can sign one; "" otherwise. The
+// blob must be linked to repo, as for OpenBlob.
+func (s *Service) BlobURL(ctx context.Context, repo string, d digest.Digest) (string, error) {
+	signer, ok := s.blobs.(URLSigner)
+	if !ok || s.opts.RedirectTTL <= 0 {
+		return "", nil
+	}
+	if _, err := s.StatBlob(ctx, repo, d); err != nil {
+		return "", err
+	}
+	u, err := signer.URL(ctx, d, s.opts.RedirectTTL)
+	if errors.Is(err, blob.ErrNotFound) {
+		return "", errcode.BlobUnknown.WithDetail(map[string]string{"digest": d.String()})
+	}
+	return u, err
 }

@@ -20,6 +20,9 @@ type Options struct {
 	ManifestMaxSize int64
 	// ListMaxEntries clamps the page size of tag lists and the catalog.
 	ListMaxEntries int
+	// RedirectTTL, when positive, answers blob GETs with a redirect to a
+	// URL the blob store signs for that long (stores that can, like S3).
+	RedirectTTL time.Duration
 	// CacheSize bounds the bytes of manifests kept in memory for pulls
 	// (0 = no cache). Only for a single process that sees every write.
 	CacheSize int64
