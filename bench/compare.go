@@ -267,6 +267,7 @@ func runCompare(args []string, stdout io.Writer) error {
 	refLabel := fs.String("ref-label", "reference", "column name of the reference")
 	newLabel := fs.String("new-label", "berth", "column name of berth")
 	md := fs.String("md", "", "also write the table as Markdown to this file")
+	noTargets := fs.Bool("no-targets", false, "leave out the target columns (for comparisons other than berth vs the reference)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -275,6 +276,11 @@ func runCompare(args []string, stdout io.Writer) error {
 	}
 	ref, cand := loadReport(*refPath, *refLabel), loadReport(*newPath, *newLabel)
 	cells := table(buildRows(ref, cand), *refLabel, *newLabel)
+	if *noTargets {
+		for i := range cells {
+			cells[i] = cells[i][:len(cells[i])-2]
+		}
+	}
 	writeText(stdout, cells)
 	fmt.Fprintln(stdout)
 	fmt.Fprintln(stdout, ratioNote)

@@ -10,6 +10,11 @@
 #   BENCH_CANDIDATE=reference   run docker-registry in the berth slot too
 #                               (tests the harness before berth serves)
 #   BENCH_KEEP=1                keep the temp dir (logs, data, JSON reports)
+#   BENCH_CLUSTER=1             also run berth on PostgreSQL + S3 (a private
+#                               PostgreSQL cluster and versitygw on 127.0.0.1,
+#                               started by scripts/lib) and write the cost of
+#                               that network hop, berth vs berth on PG + S3,
+#                               to bench/results-cluster.md
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -120,8 +125,38 @@ run_one() {
 	rm -rf "$dir/data"
 }
 
+# start_cluster DIR PORT: berth on the PostgreSQL and S3 servers below.
+start_cluster() {
+	local dir=$1 port=$2
+	BERTH_LOG_LEVEL=warn BERTH_METADATA_DRIVER=postgres BERTH_METADATA_POSTGRES_DSN="$BERTH_TEST_PG_DSN" \
+		BERTH_STORAGE_DRIVER=s3 BERTH_STORAGE_S3_ENDPOINT="$BERTH_TEST_S3_ENDPOINT" BERTH_STORAGE_S3_INSECURE=true \
+		BERTH_STORAGE_S3_BUCKET="$BERTH_TEST_S3_BUCKET" BERTH_STORAGE_S3_REGION="$BERTH_TEST_S3_REGION" \
+		BERTH_STORAGE_S3_ACCESS_KEY="$BERTH_TEST_S3_ACCESS_KEY" BERTH_STORAGE_S3_SECRET_KEY="$BERTH_TEST_S3_SECRET_KEY" \
+		"$root/bin/berth" serve --addr "127.0.0.1:$port" --data "$dir/data" >"$dir/server.log" 2>&1 &
+	server_pid=$!
+	pids+=("$server_pid")
+}
+
 run_one reference reference "$@"
 run_one berth "$candidate" "$@"
+
+if [[ -n "${BENCH_CLUSTER:-}" ]]; then
+	# shellcheck source=scripts/lib/common.sh
+	source scripts/lib/common.sh
+	# shellcheck source=scripts/lib/deps.sh
+	source scripts/lib/deps.sh
+	# shellcheck source=scripts/lib/postgres.sh
+	source scripts/lib/postgres.sh
+	# shellcheck source=scripts/lib/s3.sh
+	source scripts/lib/s3.sh
+	trap 'stop_s3; stop_postgres; cleanup' EXIT
+	start_postgres >&2
+	start_s3 >&2
+	run_one cluster cluster "$@"
+	"$tmp/bench" compare -ref "$tmp/berth.json" -new "$tmp/cluster.json" -ref-label "berth (filesystem + SQLite)" \
+		-new-label "berth (PostgreSQL + S3)" -no-targets -md bench/results-cluster.md >&2
+	log "cluster table written to bench/results-cluster.md"
+fi
 
 echo
 new_label=berth
