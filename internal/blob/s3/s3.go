@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -114,8 +113,6 @@ type Store struct {
 	core   minio.Core
 	bucket string
 	prefix string
-
-	bufs sync.Pool // *[]byte of cfg.PartSize, for upload parts
 }
 
 var _ blob.Store = (*Store)(nil)
@@ -159,11 +156,6 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		core:   minio.Core{Client: client},
 		bucket: cfg.Bucket,
 		prefix: cfg.Prefix,
-	}
-	size := cfg.PartSize
-	s.bufs.New = func() any {
-		b := make([]byte, size)
-		return &b
 	}
 	ok, err := client.BucketExists(ctx, cfg.Bucket)
 	if err != nil {

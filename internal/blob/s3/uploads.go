@@ -284,41 +284,50 @@ func (s *Store) rewind(ctx context.Context, u *upload, offset int64) error {
 func (s *Store) appendTo(ctx context.Context, u *upload, r io.Reader) (int64, error) {
 	start := u.cur()
 	p := u.info.PartSize
-	bufp := s.buffer(p)
-	defer s.release(bufp)
-	buf := *bufp
+	// The buffer grows with what arrives, up to one part: a small blob costs
+	// about its own size, not a whole part.
+	var buf []byte
 	if start.size > 0 {
 		b, err := s.getBytes(ctx, s.tailKey(u.id, start.base), 0, start.size)
 		if err != nil {
 			return 0, fmt.Errorf("blob/s3: upload %q: read tail: %w", u.id, err)
 		}
+		buf = make([]byte, len(b), growTo(int64(len(b)), p))
 		copy(buf, b)
+	} else {
+		buf = make([]byte, 0, growTo(0, p))
 	}
-	base, filled := start.base, int(start.size)
+	base := start.base
 	var rerr error
 	for {
 		if err := ctx.Err(); err != nil {
 			rerr = err
 			break
 		}
-		m, err := io.ReadFull(r, buf[filled:])
-		filled += m
-		if filled == len(buf) {
+		if len(buf) == cap(buf) && int64(cap(buf)) < p {
+			grown := make([]byte, len(buf), growTo(int64(cap(buf)), p))
+			copy(grown, buf)
+			buf = grown
+		}
+		m, err := io.ReadFull(r, buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if int64(len(buf)) == p {
 			part := int(base/p) + 1
 			if err := s.uploadPart(ctx, u, part, buf); err != nil {
 				return 0, err // the old tail still rules: nothing was stored
 			}
 			base += p
-			filled = 0
+			buf = buf[:0]
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
+			break // the body ended (ReadFull says "unexpected" when it ended mid-buffer)
 		}
 		if err != nil {
 			rerr = err
 			break
 		}
 	}
+	filled := len(buf)
 	// Store what was read even if the client went away meanwhile.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
@@ -373,18 +382,11 @@ func (s *Store) uploadPart(ctx context.Context, u *upload, part int, b []byte) e
 	return nil
 }
 
-func (s *Store) buffer(size int64) *[]byte {
-	if size == s.cfg.PartSize {
-		return s.bufs.Get().(*[]byte)
-	}
-	b := make([]byte, size)
-	return &b
-}
-
-func (s *Store) release(b *[]byte) {
-	if int64(len(*b)) == s.cfg.PartSize {
-		s.bufs.Put(b)
-	}
+// growTo is the next buffer capacity after have bytes: 1 MiB to start,
+// then doubling, never past one part.
+func growTo(have, part int64) int {
+	next := max(2*have, 1<<20)
+	return int(min(next, part))
 }
 
 // partList returns the completed-part list for parts 1…k, checking each
