@@ -41,7 +41,7 @@ func TestOneNodeAtATime(t *testing.T) {
 			return nil
 		}
 	}
-	const interval = 250 * time.Millisecond
+	const interval = 400 * time.Millisecond
 	ctxA, stopA := context.WithCancel(context.Background())
 	ctxB, stopB := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -49,7 +49,7 @@ func TestOneNodeAtATime(t *testing.T) {
 	go func() { defer wg.Done(); a.Every(ctxA, "purge", interval, job(a.Holder())) }()
 	go func() { defer wg.Done(); b.Every(ctxB, "purge", interval, job(b.Holder())) }()
 
-	time.Sleep(8 * interval)
+	time.Sleep(6 * interval)
 	first, second := runs[a.Holder()].Load(), runs[b.Holder()].Load()
 	if first+second == 0 {
 		t.Fatal("the job never ran")
