@@ -33,13 +33,21 @@ type route struct {
 // names contain slashes: <name>/manifests/<ref>, <name>/blobs/<digest>,
 // <name>/blobs/uploads/[<id>], <name>/tags/list, <name>/referrers/<digest>.
 func parseRoute(rest string) (route, bool) {
+	rt, ok := splitRoute(rest)
+	if ok && rt.kind != "base" && rt.kind != "catalog" && rt.name == "" {
+		return route{}, false // "/blobs/uploads/", "/tags/list": no repository
+	}
+	return rt, ok
+}
+
+func splitRoute(rest string) (route, bool) {
 	switch rest {
 	case "":
 		return route{kind: "base"}, true
 	case "_catalog":
 		return route{kind: "catalog"}, true
 	}
-	if name, ok := strings.CutSuffix(rest, "/tags/list"); ok && name != "" {
+	if name, ok := strings.CutSuffix(rest, "/tags/list"); ok {
 		return route{kind: "tags", name: name}, true
 	}
 	i := strings.LastIndexByte(rest, '/')

@@ -28,6 +28,8 @@ func TestParseRoute(t *testing.T) {
 		{"a/unknown/x", route{}, false},
 		{"a", route{}, false},
 		{"/tags/list", route{}, false},
+		{"/blobs/uploads/", route{}, false},
+		{"/blobs/uploads/x", route{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
