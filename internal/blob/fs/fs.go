@@ -46,7 +46,7 @@ func (s *Store) Root() string { return s.root }
 
 // Stat returns the blob's size and modification time with one stat(2).
 func (s *Store) Stat(ctx context.Context, d digest.Digest) (blob.Info, error) {
-	alg, hex, ok := splitDigest(d)
+	alg, hex, ok := blob.SplitDigest(d)
 	if !ok {
 		return blob.Info{}, invalidDigest(d)
 	}
@@ -62,7 +62,7 @@ func (s *Store) Stat(ctx context.Context, d digest.Digest) (blob.Info, error) {
 
 // Open returns the blob's *os.File, positioned at offset 0.
 func (s *Store) Open(ctx context.Context, d digest.Digest) (blob.Reader, error) {
-	alg, hex, ok := splitDigest(d)
+	alg, hex, ok := blob.SplitDigest(d)
 	if !ok {
 		return nil, invalidDigest(d)
 	}
@@ -76,7 +76,7 @@ func (s *Store) Open(ctx context.Context, d digest.Digest) (blob.Reader, error) 
 // Delete removes the blob's file. Readers that already opened it keep
 // reading the old bytes until they close.
 func (s *Store) Delete(ctx context.Context, d digest.Digest) error {
-	alg, hex, ok := splitDigest(d)
+	alg, hex, ok := blob.SplitDigest(d)
 	if !ok {
 		return invalidDigest(d)
 	}
@@ -95,16 +95,12 @@ func (s *Store) Walk(ctx context.Context, fn func(blob.Info) error) error {
 		return fmt.Errorf("blob/fs: walk: %w", err)
 	}
 	for _, alg := range algs {
-		want, known := algHexLen[digest.Algorithm(alg)]
-		if !known {
-			continue
-		}
 		prefixes, err := readDirNames(filepath.Join(base, alg))
 		if err != nil {
 			return fmt.Errorf("blob/fs: walk: %w", err)
 		}
 		for _, prefix := range prefixes {
-			if len(prefix) != 2 || !isLowerHex(prefix) {
+			if len(prefix) != 2 {
 				continue
 			}
 			if err := ctx.Err(); err != nil {
@@ -120,7 +116,7 @@ func (s *Store) Walk(ctx context.Context, fn func(blob.Info) error) error {
 			}
 			for _, e := range entries {
 				name := e.Name()
-				if len(name) != want || name[:2] != prefix || !isLowerHex(name) || !e.Type().IsRegular() {
+				if _, _, ok := blob.SplitDigest(digest.Digest(alg + ":" + name)); !ok || name[:2] != prefix || !e.Type().IsRegular() {
 					continue
 				}
 				fi, err := e.Info()

@@ -2,8 +2,6 @@ package fs
 
 import (
 	"path/filepath"
-
-	"github.com/opencontainers/go-digest"
 )
 
 // The on-disk layout under the root directory:
@@ -29,62 +27,7 @@ import (
 const (
 	blobsDir   = "blobs"
 	uploadsDir = "uploads"
-	// maxIDLen bounds an upload id (and so a file name) in bytes.
-	maxIDLen = 128
 )
-
-// algHexLen lists the digest algorithms the store accepts and the length of
-// their lowercase hex encoding.
-var algHexLen = map[digest.Algorithm]int{
-	digest.SHA256: 64,
-	digest.SHA384: 96,
-	digest.SHA512: 128,
-}
-
-// splitDigest returns d's algorithm and hex encoding if d is a well-formed
-// digest of a supported algorithm. It is cheaper than digest.Validate (no
-// regular expression) and guarantees both parts are safe path elements.
-func splitDigest(d digest.Digest) (alg, hex string, ok bool) {
-	s := string(d)
-	for i := 0; i < len(s); i++ {
-		if s[i] != ':' {
-			continue
-		}
-		alg, hex = s[:i], s[i+1:]
-		n, known := algHexLen[digest.Algorithm(alg)]
-		if !known || len(hex) != n || !isLowerHex(hex) {
-			return "", "", false
-		}
-		return alg, hex, true
-	}
-	return "", "", false
-}
-
-func isLowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-// validID reports whether id is an acceptable upload id.
-func validID(id string) bool {
-	if len(id) == 0 || len(id) > maxIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
 
 // blobDir is <root>/blobs/<alg>/<first 2 hex>.
 func (s *Store) blobDir(alg, hex string) string {

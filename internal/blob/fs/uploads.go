@@ -30,7 +30,7 @@ var bufPool = sync.Pool{New: func() any {
 // CreateUpload creates the empty upload file uploads/<id>. The id must match
 // [A-Za-z0-9_-]{1,128} and must not be in use.
 func (s *Store) CreateUpload(ctx context.Context, id string) error {
-	if !validID(id) {
+	if !blob.ValidUploadID(id) {
 		return fmt.Errorf("blob/fs: invalid upload id %q", id)
 	}
 	f, err := os.OpenFile(s.uploadPath(id), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
@@ -57,7 +57,7 @@ func (s *Store) CreateUpload(ctx context.Context, id string) error {
 // write past its end returns blob.ErrInvalidOffset and a commit of more bytes
 // than it holds fails, so the loss is always detected.
 func (s *Store) WriteUpload(ctx context.Context, id string, offset int64, r io.Reader) (n int64, err error) {
-	if !validID(id) {
+	if !blob.ValidUploadID(id) {
 		return 0, uploadNotFound(id)
 	}
 	if offset < 0 {
@@ -188,10 +188,10 @@ func fill(r io.Reader, buf []byte) (int, error) {
 // and the upload is left as it was (but for the truncation), so the commit can
 // be retried.
 func (s *Store) CommitUpload(ctx context.Context, id string, d digest.Digest, size int64) error {
-	if !validID(id) {
+	if !blob.ValidUploadID(id) {
 		return uploadNotFound(id)
 	}
-	alg, hex, ok := splitDigest(d)
+	alg, hex, ok := blob.SplitDigest(d)
 	if !ok {
 		return fmt.Errorf("blob/fs: commit upload %q: invalid or unsupported digest %q", id, d)
 	}
@@ -290,7 +290,7 @@ func (s *Store) makeBlobDir(alg, hex string) error {
 
 // AbortUpload removes the upload file.
 func (s *Store) AbortUpload(ctx context.Context, id string) error {
-	if !validID(id) {
+	if !blob.ValidUploadID(id) {
 		return uploadNotFound(id)
 	}
 	return s.removeUpload(id)
@@ -315,7 +315,7 @@ func (s *Store) WalkUploads(ctx context.Context, fn func(blob.UploadInfo) error)
 			return err
 		}
 		name := e.Name()
-		if !validID(name) || !e.Type().IsRegular() {
+		if !blob.ValidUploadID(name) || !e.Type().IsRegular() {
 			continue
 		}
 		fi, err := e.Info()
@@ -346,7 +346,7 @@ func uploadErr(id string, err error) error {
 // ReadUpload returns a reader over the first size bytes of an upload (the
 // registry re-hashes an upload finished with another digest algorithm).
 func (s *Store) ReadUpload(ctx context.Context, id string, size int64) (io.ReadCloser, error) {
-	if !validID(id) {
+	if !blob.ValidUploadID(id) {
 		return nil, blob.ErrUploadNotFound
 	}
 	f, err := os.Open(s.uploadPath(id))

@@ -16,9 +16,6 @@ import (
 
 var _ blob.Store = (*Store)(nil)
 
-// maxIDLen bounds an upload id, as the fs driver does.
-const maxIDLen = 128
-
 // Store is an in-memory blob.Store. The zero value is not usable; call New.
 type Store struct {
 	mu      sync.Mutex
@@ -91,7 +88,7 @@ func (s *Store) Walk(ctx context.Context, fn func(blob.Info) error) error {
 // CreateUpload starts an empty upload. The id follows the fs driver's rule,
 // [A-Za-z0-9_-]{1,128}, and must not be in use.
 func (s *Store) CreateUpload(ctx context.Context, id string) error {
-	if !validID(id) {
+	if !blob.ValidUploadID(id) {
 		return fmt.Errorf("blob/mem: invalid upload id %q", id)
 	}
 	s.mu.Lock()
@@ -186,18 +183,6 @@ func (s *Store) WalkUploads(ctx context.Context, fn func(blob.UploadInfo) error)
 	}
 	s.mu.Unlock()
 	return visit(ctx, infos, fn)
-}
-
-func validID(id string) bool {
-	if len(id) == 0 || len(id) > maxIDLen {
-		return false
-	}
-	for _, c := range []byte(id) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 func notFound(d digest.Digest) error {

@@ -23,10 +23,10 @@ import (
 // If the commit fails after the multipart upload was completed, a retry
 // finds the data object and copies it.
 func (s *Store) CommitUpload(ctx context.Context, id string, d digest.Digest, size int64) error {
-	if !validID(id) {
+	if !blob.ValidUploadID(id) {
 		return uploadNotFound(id)
 	}
-	alg, hex, ok := splitDigest(d)
+	alg, hex, ok := blob.SplitDigest(d)
 	if !ok {
 		return fmt.Errorf("blob/s3: commit upload %q: invalid or unsupported digest %q", id, d)
 	}
@@ -126,7 +126,7 @@ func (s *Store) copyObject(ctx context.Context, src, dst string, size int64) err
 // object first (from then on it is gone for every node), its multipart
 // uploads, tails and data object.
 func (s *Store) AbortUpload(ctx context.Context, id string) error {
-	if !validID(id) {
+	if !blob.ValidUploadID(id) {
 		return uploadNotFound(id)
 	}
 	u, err := s.list(ctx, id)

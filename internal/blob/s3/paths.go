@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/blob"
 )
 
 // The object layout under Config.Prefix:
@@ -29,56 +31,7 @@ const (
 	infoName   = "info"
 	dataName   = "data"
 	tailPrefix = "tail-"
-	maxIDLen   = 128
 )
-
-// algHexLen lists the digest algorithms the store accepts and the length of
-// their lowercase hex encoding.
-var algHexLen = map[digest.Algorithm]int{
-	digest.SHA256: 64,
-	digest.SHA384: 96,
-	digest.SHA512: 128,
-}
-
-// splitDigest returns d's algorithm and hex if d is a well-formed digest of
-// a supported algorithm; both parts are then safe key segments.
-func splitDigest(d digest.Digest) (alg, hex string, ok bool) {
-	a, h, found := strings.Cut(string(d), ":")
-	if !found {
-		return "", "", false
-	}
-	n, known := algHexLen[digest.Algorithm(a)]
-	if !known || len(h) != n || !isLowerHex(h) {
-		return "", "", false
-	}
-	return a, h, true
-}
-
-func isLowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-// validID reports whether id is an acceptable upload id.
-func validID(id string) bool {
-	if len(id) == 0 || len(id) > maxIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
 
 func (s *Store) blobKey(alg, hex string) string {
 	return s.prefix + blobsDir + alg + "/" + hex[:2] + "/" + hex
@@ -95,7 +48,7 @@ func (s *Store) parseBlobKey(key string) (digest.Digest, bool) {
 		return "", false
 	}
 	d := digest.Digest(parts[0] + ":" + parts[2])
-	if _, hex, ok := splitDigest(d); !ok || parts[1] != hex[:2] {
+	if _, hex, ok := blob.SplitDigest(d); !ok || parts[1] != hex[:2] {
 		return "", false
 	}
 	return d, true
@@ -121,7 +74,7 @@ func (s *Store) parseUploadKey(key string) (id, name string, ok bool) {
 		return "", "", false
 	}
 	id, name, ok = strings.Cut(rest, "/")
-	if !ok || !validID(id) || name == "" || strings.Contains(name, "/") {
+	if !ok || !blob.ValidUploadID(id) || name == "" || strings.Contains(name, "/") {
 		return "", "", false
 	}
 	return id, name, true

@@ -233,7 +233,7 @@ func isNoSuchUpload(err error) bool {
 
 // Stat returns the blob's size and modification time.
 func (s *Store) Stat(ctx context.Context, d digest.Digest) (blob.Info, error) {
-	alg, hex, ok := splitDigest(d)
+	alg, hex, ok := blob.SplitDigest(d)
 	if !ok {
 		return blob.Info{}, fmt.Errorf("%w: %s", blob.ErrNotFound, d)
 	}
@@ -250,7 +250,7 @@ func (s *Store) Stat(ctx context.Context, d digest.Digest) (blob.Info, error) {
 // Open returns a reader over the blob. The reader (minio-go's *Object)
 // fetches ranges lazily and supports Seek.
 func (s *Store) Open(ctx context.Context, d digest.Digest) (blob.Reader, error) {
-	alg, hex, ok := splitDigest(d)
+	alg, hex, ok := blob.SplitDigest(d)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", blob.ErrNotFound, d)
 	}
@@ -275,7 +275,7 @@ func (s *Store) URL(ctx context.Context, d digest.Digest, ttl time.Duration) (st
 	if _, err := s.Stat(ctx, d); err != nil {
 		return "", err
 	}
-	alg, hex, _ := splitDigest(d)
+	alg, hex, _ := blob.SplitDigest(d)
 	u, err := s.client.PresignedGetObject(ctx, s.bucket, s.blobKey(alg, hex), ttl, nil)
 	if err != nil {
 		return "", fmt.Errorf("blob/s3: presign %s: %w", d, err)
@@ -289,7 +289,7 @@ func (s *Store) Delete(ctx context.Context, d digest.Digest) error {
 	if _, err := s.Stat(ctx, d); err != nil {
 		return err
 	}
-	alg, hex, _ := splitDigest(d)
+	alg, hex, _ := blob.SplitDigest(d)
 	if err := s.client.RemoveObject(ctx, s.bucket, s.blobKey(alg, hex), minio.RemoveObjectOptions{}); err != nil {
 		return fmt.Errorf("blob/s3: delete %s: %w", d, err)
 	}

@@ -113,7 +113,7 @@ func (s *Store) list(ctx context.Context, id string) (*upload, error) {
 
 // load reads upload id's full state, or returns ErrUploadNotFound.
 func (s *Store) load(ctx context.Context, id string) (*upload, error) {
-	if !validID(id) {
+	if !blob.ValidUploadID(id) {
 		return nil, uploadNotFound(id)
 	}
 	u, err := s.list(ctx, id)
@@ -198,7 +198,7 @@ func (s *Store) putInfo(ctx context.Context, u *upload) error {
 // CreateUpload writes the upload's info object. The id must match
 // [A-Za-z0-9_-]{1,128} and must not be in use.
 func (s *Store) CreateUpload(ctx context.Context, id string) error {
-	if !validID(id) {
+	if !blob.ValidUploadID(id) {
 		return fmt.Errorf("blob/s3: invalid upload id %q", id)
 	}
 	u, err := s.list(ctx, id)
@@ -224,7 +224,7 @@ func (s *Store) CreateUpload(ctx context.Context, id string) error {
 // returned; n counts the bytes consumed and durably stored.
 func (s *Store) WriteUpload(ctx context.Context, id string, offset int64, r io.Reader) (int64, error) {
 	if offset < 0 {
-		if !validID(id) {
+		if !blob.ValidUploadID(id) {
 			return 0, uploadNotFound(id)
 		}
 		return 0, fmt.Errorf("%w: negative offset %d", blob.ErrInvalidOffset, offset)
