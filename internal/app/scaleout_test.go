@@ -4,19 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
-
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to create the test database
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -25,6 +21,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/meta/pg/pgtest"
 )
 
 // scaleOutConfig is a configuration on the PostgreSQL and S3 servers that
@@ -43,33 +40,12 @@ func scaleOutConfig(t *testing.T) config.Config {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	suffix := hex.EncodeToString(b[:])
-
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	db := "berth_app_" + suffix
-	if _, err := admin.Exec("CREATE DATABASE " + db); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		a, err := sql.Open("pgx", dsn)
-		if err == nil {
-			_, _ = a.Exec("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)")
-			a.Close()
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + db
+	pgDSN := pgtest.NewDatabase(t, dsn, "berth_app_")
 
 	cfg := config.Default()
 	cfg.Storage.Path = t.TempDir()
 	cfg.Metadata.Driver = "postgres"
-	cfg.Metadata.Postgres.DSN = u.String()
+	cfg.Metadata.Postgres.DSN = pgDSN
 	cfg.Storage.Driver = "s3"
 	cfg.Storage.S3.Endpoint = endpoint
 	cfg.Storage.S3.Insecure = true

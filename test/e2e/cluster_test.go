@@ -6,22 +6,20 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"testing"
 	"time"
-
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to create the test database
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/berth-registry/berth/internal/meta/pg/pgtest"
 )
 
 // clusterEnv returns the environment of berth nodes that share a fresh
@@ -41,29 +39,10 @@ func clusterEnv(t *testing.T) []string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	suffix := hex.EncodeToString(b[:])
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	db := "berth_e2e_" + suffix
-	if _, err := admin.Exec("CREATE DATABASE " + db); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if a, err := sql.Open("pgx", dsn); err == nil {
-			_, _ = a.Exec("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)")
-			a.Close()
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + db
+	pgDSN := pgtest.NewDatabase(t, dsn, "berth_e2e_")
 	return []string{
 		"BERTH_METADATA_DRIVER=postgres",
-		"BERTH_METADATA_POSTGRES_DSN=" + u.String(),
+		"BERTH_METADATA_POSTGRES_DSN=" + pgDSN,
 		"BERTH_STORAGE_DRIVER=s3",
 		"BERTH_STORAGE_S3_ENDPOINT=" + endpoint,
 		"BERTH_STORAGE_S3_INSECURE=true",
