@@ -59,7 +59,10 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	api := httpapi.New(svc, log)
 	mux.Handle("/v2/", api)
 	mux.Handle("/v2", api)
-	return &App{cfg: cfg, log: log, blobs: blobs, meta: md, svc: svc, handler: mux}, nil
+	a := &App{cfg: cfg, log: log, blobs: blobs, meta: md, svc: svc, handler: mux}
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET /readyz", a.readyz)
+	return a, nil
 }
 
 // redirectTTL is how long presigned blob URLs last, 0 when redirects are off.

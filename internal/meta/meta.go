@@ -11,6 +11,9 @@ import (
 // ErrNotFound is returned (bare or wrapped) when the named row does not exist.
 var ErrNotFound = errors.New("meta: not found")
 
+// ErrClosed is returned (bare or wrapped) by View and Update on a closed Store.
+var ErrClosed = errors.New("meta: store closed")
+
 // Store is the transactional metadata index. Every read and write happens in a
 // transaction; Update commits when fn returns nil and rolls back otherwise
 // (returning fn's error unchanged so errors.Is works).
@@ -24,6 +27,8 @@ type Store interface {
 	// that is cheap to lose, such as upload progress; a later Update makes
 	// everything before it durable.
 	UpdateAsync(ctx context.Context, fn func(Tx) error) error
+	// Close waits for running transactions and releases the store. Calling
+	// it again is harmless; View and Update fail once it has been called.
 	Close() error
 }
 

@@ -1,6 +1,7 @@
 package metatest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -267,3 +268,29 @@ var txTests = []test{
 
 // second returns the error of a two-value call.
 func second[T any](_ T, err error) error { return err }
+
+var closeTests = []test{
+	{"close twice, then every transaction fails with ErrClosed", func(t *testing.T, s meta.Store) {
+		if err := s.Close(); err != nil {
+			t.Fatalf("first Close: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("second Close: %v", err)
+		}
+		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		calls := []struct {
+			name string
+			run  func() error
+		}{
+			{"View", func() error { return s.View(c, func(meta.Reader) error { return nil }) }},
+			{"Update", func() error { return s.Update(c, func(meta.Tx) error { return nil }) }},
+			{"UpdateAsync", func() error { return s.UpdateAsync(c, func(meta.Tx) error { return nil }) }},
+		}
+		for _, call := range calls {
+			if err := call.run(); !errors.Is(err, meta.ErrClosed) {
+				t.Errorf("%s after Close = %v, want meta.ErrClosed", call.name, err)
+			}
+		}
+	}},
+}

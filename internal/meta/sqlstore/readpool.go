@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
+
+	"github.com/berth-registry/berth/internal/meta"
 )
 
 // readConn is a connection checked out of the read pool for good, with the
@@ -33,13 +36,16 @@ func (rc *readConn) close() error {
 // pool may have: a ready connection, or nil for one not opened yet (or
 // discarded after an error).
 type readPool struct {
-	db     *sql.DB
-	d      *Dialect
-	tokens chan *readConn
+	db        *sql.DB
+	d         *Dialect
+	tokens    chan *readConn
+	closed    chan struct{} // closed by close: get fails from then on
+	closeOnce sync.Once
+	closeErr  error
 }
 
 func newReadPool(db *sql.DB, d *Dialect, size int) *readPool {
-	p := &readPool{db: db, d: d, tokens: make(chan *readConn, size)}
+	p := &readPool{db: db, d: d, tokens: make(chan *readConn, size), closed: make(chan struct{})}
 	for range size {
 		p.tokens <- nil
 	}
@@ -49,7 +55,14 @@ func newReadPool(db *sql.DB, d *Dialect, size int) *readPool {
 func (p *readPool) get(ctx context.Context) (*readConn, error) {
 	var rc *readConn
 	select {
+	case <-p.closed:
+		return nil, meta.ErrClosed
+	default:
+	}
+	select {
 	case rc = <-p.tokens:
+	case <-p.closed:
+		return nil, meta.ErrClosed
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -105,15 +118,20 @@ func (p *readPool) put(rc *readConn, broken bool) {
 	p.tokens <- rc
 }
 
-// close waits for every connection to come back and closes them.
+// close refuses new Views, waits for every connection to come back and
+// closes them. Closing twice is harmless.
 func (p *readPool) close() error {
-	var errs []error
-	for range cap(p.tokens) {
-		if rc := <-p.tokens; rc != nil {
-			errs = append(errs, rc.close())
+	p.closeOnce.Do(func() {
+		close(p.closed)
+		var errs []error
+		for range cap(p.tokens) {
+			if rc := <-p.tokens; rc != nil {
+				errs = append(errs, rc.close())
+			}
 		}
-	}
-	return errors.Join(errs...)
+		p.closeErr = errors.Join(errs...)
+	})
+	return p.closeErr
 }
 
 // viewConn runs fn between BeginRead and EndRead on a pooled connection.

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-registry/berth/internal/meta"
@@ -29,6 +31,9 @@ type Store struct {
 	rstmts      map[string]*sql.Stmt // when d.BeginRead == ""
 	wstmts      map[string]*sql.Stmt
 	rpool       *readPool // when d.BeginRead != ""
+	closed      atomic.Bool
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // New returns a Store that runs View on read and Update on write (which may
@@ -66,6 +71,9 @@ func New(ctx context.Context, read, write *sql.DB, d Dialect) (*Store, error) {
 // View runs fn in a read-only transaction: every read in fn sees the same
 // snapshot.
 func (s *Store) View(ctx context.Context, fn func(meta.Reader) error) (err error) {
+	if s.closed.Load() {
+		return meta.ErrClosed
+	}
 	if s.rpool != nil {
 		return s.viewConn(ctx, func(t *txn) error { return fn(t) })
 	}
@@ -120,6 +128,9 @@ func (s *Store) retry(ctx context.Context, fn func(meta.Tx) error, async bool) e
 }
 
 func (s *Store) update(ctx context.Context, fn func(meta.Tx) error, async bool) (err error) {
+	if s.closed.Load() {
+		return meta.ErrClosed
+	}
 	conn, err := s.write.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("meta: begin: %w", err)
@@ -174,6 +185,14 @@ func (s *Store) update(ctx context.Context, fn func(meta.Tx) error, async bool) 
 // Close closes the prepared statements and both pools. It waits for running
 // Views to end, so it must not be called from inside one.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.closeErr = s.close()
+	})
+	return s.closeErr
+}
+
+func (s *Store) close() error {
 	var errs []error
 	if s.rpool != nil {
 		errs = append(errs, s.rpool.close())
