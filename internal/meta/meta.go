@@ -40,6 +40,9 @@ type Reader interface {
 	TagReader
 	UploadReader
 	EventReader
+	AccountReader
+	ProjectReader
+	KeyReader
 }
 
 // Tx is a read-write transaction.
@@ -52,6 +55,9 @@ type Tx interface {
 	UploadWriter
 	EventWriter
 	LeaseWriter
+	AccountWriter
+	ProjectWriter
+	KeyWriter
 }
 
 // Repository is one repository (an image name such as "library/alpine").

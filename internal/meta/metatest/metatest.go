@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"Transactions", txTests},
 		{"Leases", leaseTests},
 		{"Listing", listingTests},
+		{"Access", accessTests},
 		{"Close", closeTests},
 	}
 	for _, g := range groups {

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -119,6 +120,52 @@ func CoreMigrations() []Migration {
 				holder TEXT NOT NULL,
 				expires_at BIGINT NOT NULL
 			)`,
+		},
+	}, {
+		Version: 3,
+		Name:    "access control",
+		Statements: []string{
+			`CREATE TABLE users (
+				name ` + TypeKeyText + ` PRIMARY KEY,
+				password_hash ` + TypeBytes + ` NOT NULL,
+				admin BOOLEAN NOT NULL,
+				disabled BOOLEAN NOT NULL,
+				created_at BIGINT NOT NULL,
+				password_changed_at BIGINT NOT NULL
+			)`,
+			`CREATE TABLE projects (
+				name ` + TypeKeyText + ` PRIMARY KEY,
+				public BOOLEAN NOT NULL,
+				created_at BIGINT NOT NULL
+			)`,
+			`CREATE TABLE members (
+				project ` + TypeKeyText + ` NOT NULL REFERENCES projects (name) ON DELETE CASCADE,
+				kind TEXT NOT NULL,
+				name ` + TypeKeyText + ` NOT NULL,
+				role TEXT NOT NULL,
+				PRIMARY KEY (project, kind, name)
+			)`,
+			`CREATE INDEX members_principal ON members (kind, name, project)`,
+			// project is '' for system robots; permissions is JSON.
+			`CREATE TABLE robots (
+				name ` + TypeKeyText + ` PRIMARY KEY,
+				project ` + TypeKeyText + ` NOT NULL,
+				description TEXT NOT NULL,
+				secret_hash ` + TypeBytes + ` NOT NULL,
+				permissions TEXT NOT NULL,
+				expires_at BIGINT NOT NULL,
+				disabled BOOLEAN NOT NULL,
+				created_at BIGINT NOT NULL
+			)`,
+			`CREATE INDEX robots_project ON robots (project, name)`,
+			`CREATE TABLE signing_keys (
+				id ` + TypeKeyText + ` PRIMARY KEY,
+				private_key ` + TypeBytes + ` NOT NULL,
+				created_at BIGINT NOT NULL,
+				retired_at BIGINT NOT NULL
+			)`,
+			// The public project every registry user expects to find.
+			`INSERT INTO projects (name, public, created_at) VALUES ('library', TRUE, ` + strconv.FormatInt(time.Now().UnixNano(), 10) + `)`,
 		},
 	}}
 }

@@ -11,6 +11,7 @@ var (
 		qUpload, qUploadsBefore,
 		qEventsAfter, qEventsAfterN,
 		qListBlobLinks, qListManifests,
+		qUser, qRobot, qProject, qMembershipsOf, qSigningKeys,
 	}
 	writeQueries = []string{
 		qEnsureRepo, qLinkBlob, qUnlinkBlob,

@@ -1,0 +1,152 @@
+package meta
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrExists is returned (bare or wrapped) when a row to be created exists
+// already (a user, project, robot or key of that name).
+var ErrExists = errors.New("meta: already exists")
+
+// User is a local account. PasswordHash is a bcrypt hash. PasswordChangedAt
+// moves whenever the password does: long-lived refresh tokens issued before
+// it stop working.
+type User struct {
+	Name              string
+	PasswordHash      []byte
+	Admin             bool
+	Disabled          bool
+	CreatedAt         time.Time
+	PasswordChangedAt time.Time
+}
+
+// Project is the first path component of repository names ("team" for
+// "team/app"). Anonymous clients may pull from public projects.
+type Project struct {
+	Name      string
+	Public    bool
+	CreatedAt time.Time
+}
+
+// Member kinds: a local (or htpasswd) user, or a directory group whose
+// members all get the role.
+const (
+	MemberUser  = "user"
+	MemberGroup = "group"
+)
+
+// Member gives a user or group a role in a project. Roles are named by the
+// auth package ("admin", "maintainer", "developer", "guest", "limited-guest").
+type Member struct {
+	Project string
+	Kind    string
+	Name    string
+	Role    string
+}
+
+// Robot is a robot account for CI: "robot$<project>+<name>" (Project set) or
+// "robot$<name>" (a system robot, Project ""). SecretHash is a bcrypt hash of
+// the secret shown once at creation. A zero ExpiresAt never expires.
+type Robot struct {
+	Name        string
+	Project     string
+	Description string
+	SecretHash  []byte
+	Permissions []RobotPermission
+	ExpiresAt   time.Time
+	Disabled    bool
+	CreatedAt   time.Time
+}
+
+// RobotPermission grants actions ("pull", "push", "delete") on repositories
+// matching a pattern (the pattern grammar of docs/patterns.md).
+type RobotPermission struct {
+	Repositories string   `json:"repositories"`
+	Actions      []string `json:"actions"`
+}
+
+// SigningKey is a token signing key (a PEM private key). Tokens are signed
+// with the newest key that is not retired; retired keys still verify tokens
+// until they are deleted.
+type SigningKey struct {
+	ID         string
+	PrivateKey []byte
+	CreatedAt  time.Time
+	RetiredAt  time.Time // zero while the key signs
+}
+
+type AccountReader interface {
+	// User returns the named user or ErrNotFound.
+	User(name string) (User, error)
+	// ListUsers returns up to n users sorted by name after the given name
+	// ("" = from the start). n <= 0 means no limit.
+	ListUsers(after string, n int) ([]User, error)
+	// Robot returns the named robot or ErrNotFound.
+	Robot(name string) (Robot, error)
+	// ListRobots returns the robots of project sorted by name; project ""
+	// lists system robots, "*" every robot.
+	ListRobots(project string) ([]Robot, error)
+}
+
+type AccountWriter interface {
+	// CreateUser adds u; ErrExists if the name is taken.
+	CreateUser(u User) error
+	// UpdateUser saves PasswordHash, Admin, Disabled and PasswordChangedAt;
+	// ErrNotFound if there is no such user.
+	UpdateUser(u User) error
+	// DeleteUser removes the user and its project memberships; ErrNotFound
+	// if there is no such user.
+	DeleteUser(name string) error
+	// CreateRobot adds r; ErrExists if the name is taken.
+	CreateRobot(r Robot) error
+	// UpdateRobot saves Description, SecretHash, Permissions, ExpiresAt and
+	// Disabled; ErrNotFound if there is no such robot.
+	UpdateRobot(r Robot) error
+	// DeleteRobot removes the robot; ErrNotFound if there is none.
+	DeleteRobot(name string) error
+}
+
+type ProjectReader interface {
+	// Project returns the named project or ErrNotFound.
+	Project(name string) (Project, error)
+	// ListProjects returns up to n projects sorted by name after the given
+	// name ("" = from the start). n <= 0 means no limit.
+	ListProjects(after string, n int) ([]Project, error)
+	// Members returns the members of project sorted by kind then name.
+	Members(project string) ([]Member, error)
+	// MembershipsOf returns the memberships of the named user or group,
+	// sorted by project.
+	MembershipsOf(kind, name string) ([]Member, error)
+}
+
+type ProjectWriter interface {
+	// CreateProject adds p; ErrExists if the name is taken.
+	CreateProject(p Project) error
+	// UpdateProject saves Public; ErrNotFound if there is no such project.
+	UpdateProject(p Project) error
+	// DeleteProject removes the project with its members and robots (not
+	// its repositories: the caller checks that none is left); ErrNotFound if
+	// there is no such project.
+	DeleteProject(name string) error
+	// PutMember adds the member or changes its role; the project must exist
+	// (ErrNotFound otherwise).
+	PutMember(m Member) error
+	// DeleteMember removes a membership; ErrNotFound if there was none.
+	DeleteMember(project, kind, name string) error
+}
+
+type KeyReader interface {
+	// SigningKeys returns every key, newest first.
+	SigningKeys() ([]SigningKey, error)
+}
+
+type KeyWriter interface {
+	// AddSigningKey stores k; ErrExists if the id is taken.
+	AddSigningKey(k SigningKey) error
+	// RetireSigningKey marks the key retired at the given time; ErrNotFound
+	// if there is no such key.
+	RetireSigningKey(id string, at time.Time) error
+	// DeleteSigningKey removes the key; ErrNotFound if there is none.
+	DeleteSigningKey(id string) error
+}

@@ -1,0 +1,319 @@
+package metatest
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/berth-registry/berth/internal/meta"
+)
+
+var accessTests = []test{
+	{"users: create, read, list, update, delete", func(t *testing.T, s meta.Store) {
+		created := time.Unix(1700000000, 0).UTC()
+		update(t, s, func(tx meta.Tx) error {
+			for _, n := range []string{"carol", "alice", "bob"} {
+				if err := tx.CreateUser(meta.User{Name: n, PasswordHash: []byte("hash-" + n), CreatedAt: created}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		update(t, s, func(tx meta.Tx) error {
+			if err := tx.CreateUser(meta.User{Name: "alice", PasswordHash: []byte("x")}); !errors.Is(err, meta.ErrExists) {
+				t.Errorf("second CreateUser(alice) = %v, want ErrExists", err)
+			}
+			return nil
+		})
+		view(t, s, func(r meta.Reader) error {
+			u, err := r.User("alice")
+			if err != nil {
+				return err
+			}
+			if string(u.PasswordHash) != "hash-alice" || u.Admin || u.Disabled || !u.CreatedAt.Equal(created) || !u.PasswordChangedAt.Equal(created) {
+				t.Errorf("User(alice) = %+v", u)
+			}
+			if _, err := r.User("nobody"); !errors.Is(err, meta.ErrNotFound) {
+				t.Errorf("User(nobody) = %v, want ErrNotFound", err)
+			}
+			all, err := r.ListUsers("", 0)
+			if err != nil {
+				return err
+			}
+			if got := userNames(all); !slices.Equal(got, []string{"alice", "bob", "carol"}) {
+				t.Errorf("ListUsers = %v", got)
+			}
+			page, err := r.ListUsers("alice", 1)
+			if err != nil {
+				return err
+			}
+			if got := userNames(page); !slices.Equal(got, []string{"bob"}) {
+				t.Errorf("ListUsers(after alice, 1) = %v", got)
+			}
+			return nil
+		})
+		changed := created.Add(time.Hour)
+		update(t, s, func(tx meta.Tx) error {
+			return tx.UpdateUser(meta.User{Name: "bob", PasswordHash: []byte("new"), Admin: true, Disabled: true, PasswordChangedAt: changed})
+		})
+		view(t, s, func(r meta.Reader) error {
+			u, err := r.User("bob")
+			if err != nil {
+				return err
+			}
+			if string(u.PasswordHash) != "new" || !u.Admin || !u.Disabled || !u.PasswordChangedAt.Equal(changed) || !u.CreatedAt.Equal(created) {
+				t.Errorf("after UpdateUser: %+v", u)
+			}
+			return nil
+		})
+		update(t, s, func(tx meta.Tx) error {
+			if err := tx.UpdateUser(meta.User{Name: "nobody"}); !errors.Is(err, meta.ErrNotFound) {
+				t.Errorf("UpdateUser(nobody) = %v, want ErrNotFound", err)
+			}
+			if err := tx.DeleteUser("nobody"); !errors.Is(err, meta.ErrNotFound) {
+				t.Errorf("DeleteUser(nobody) = %v, want ErrNotFound", err)
+			}
+			return tx.DeleteUser("carol")
+		})
+		view(t, s, func(r meta.Reader) error {
+			if _, err := r.User("carol"); !errors.Is(err, meta.ErrNotFound) {
+				t.Errorf("User(carol) after delete = %v", err)
+			}
+			return nil
+		})
+	}},
+	{"projects: library exists, create, update, members, delete", func(t *testing.T, s meta.Store) {
+		view(t, s, func(r meta.Reader) error {
+			p, err := r.Project("library")
+			if err != nil {
+				t.Errorf("the library project does not exist from the start: %v", err)
+			} else if !p.Public {
+				t.Errorf("library is not public")
+			}
+			return nil
+		})
+		update(t, s, func(tx meta.Tx) error {
+			if err := tx.CreateProject(meta.Project{Name: "team"}); err != nil {
+				return err
+			}
+			if err := tx.CreateProject(meta.Project{Name: "team", Public: true}); !errors.Is(err, meta.ErrExists) {
+				t.Errorf("second CreateProject(team) = %v, want ErrExists", err)
+			}
+			if err := tx.CreateUser(meta.User{Name: "dev", PasswordHash: []byte("h")}); err != nil {
+				return err
+			}
+			for _, m := range []meta.Member{
+				{Project: "team", Kind: meta.MemberUser, Name: "dev", Role: "guest"},
+				{Project: "team", Kind: meta.MemberUser, Name: "dev", Role: "developer"}, // changes the role
+				{Project: "team", Kind: meta.MemberGroup, Name: "ops", Role: "maintainer"},
+				{Project: "library", Kind: meta.MemberUser, Name: "dev", Role: "guest"},
+			} {
+				if err := tx.PutMember(m); err != nil {
+					return err
+				}
+			}
+			if err := tx.PutMember(meta.Member{Project: "absent", Kind: meta.MemberUser, Name: "dev", Role: "guest"}); !errors.Is(err, meta.ErrNotFound) {
+				t.Errorf("PutMember in a missing project = %v, want ErrNotFound", err)
+			}
+			return tx.UpdateProject(meta.Project{Name: "team", Public: true})
+		})
+		view(t, s, func(r meta.Reader) error {
+			p, err := r.Project("team")
+			if err != nil {
+				return err
+			}
+			if !p.Public || p.CreatedAt.IsZero() {
+				t.Errorf("Project(team) = %+v", p)
+			}
+			ps, err := r.ListProjects("", 0)
+			if err != nil {
+				return err
+			}
+			if len(ps) != 2 || ps[0].Name != "library" || ps[1].Name != "team" {
+				t.Errorf("ListProjects = %+v", ps)
+			}
+			ms, err := r.Members("team")
+			if err != nil {
+				return err
+			}
+			want := []meta.Member{
+				{Project: "team", Kind: meta.MemberGroup, Name: "ops", Role: "maintainer"},
+				{Project: "team", Kind: meta.MemberUser, Name: "dev", Role: "developer"},
+			}
+			if !slices.Equal(ms, want) {
+				t.Errorf("Members(team) = %+v, want %+v", ms, want)
+			}
+			of, err := r.MembershipsOf(meta.MemberUser, "dev")
+			if err != nil {
+				return err
+			}
+			if len(of) != 2 || of[0].Project != "library" || of[1].Project != "team" || of[1].Role != "developer" {
+				t.Errorf("MembershipsOf(dev) = %+v", of)
+			}
+			return nil
+		})
+		update(t, s, func(tx meta.Tx) error {
+			if err := tx.DeleteMember("team", meta.MemberGroup, "ops"); err != nil {
+				return err
+			}
+			if err := tx.DeleteMember("team", meta.MemberGroup, "ops"); !errors.Is(err, meta.ErrNotFound) {
+				t.Errorf("second DeleteMember = %v, want ErrNotFound", err)
+			}
+			if err := tx.CreateRobot(meta.Robot{Name: "robot$team+ci", Project: "team", SecretHash: []byte("s")}); err != nil {
+				return err
+			}
+			// Deleting the user drops its memberships.
+			if err := tx.DeleteUser("dev"); err != nil {
+				return err
+			}
+			if ms, err := tx.MembershipsOf(meta.MemberUser, "dev"); err != nil || len(ms) != 0 {
+				t.Errorf("memberships of a deleted user = %+v, %v", ms, err)
+			}
+			return tx.DeleteProject("team")
+		})
+		view(t, s, func(r meta.Reader) error {
+			if _, err := r.Project("team"); !errors.Is(err, meta.ErrNotFound) {
+				t.Errorf("Project(team) after delete = %v", err)
+			}
+			if _, err := r.Robot("robot$team+ci"); !errors.Is(err, meta.ErrNotFound) {
+				t.Errorf("a deleted project's robot is still there: %v", err)
+			}
+			return nil
+		})
+	}},
+	{"robots: create, list per project, update, delete", func(t *testing.T, s meta.Store) {
+		expires := time.Unix(1800000000, 0).UTC()
+		perms := []meta.RobotPermission{{Repositories: "team/**", Actions: []string{"pull", "push"}}}
+		update(t, s, func(tx meta.Tx) error {
+			for _, r := range []meta.Robot{
+				{Name: "robot$team+ci", Project: "team", Description: "CI", SecretHash: []byte("h1"), Permissions: perms, ExpiresAt: expires},
+				{Name: "robot$team+a", Project: "team", SecretHash: []byte("h2")},
+				{Name: "robot$mirror", SecretHash: []byte("h3")},
+			} {
+				if err := tx.CreateRobot(r); err != nil {
+					return err
+				}
+			}
+			if err := tx.CreateRobot(meta.Robot{Name: "robot$mirror"}); !errors.Is(err, meta.ErrExists) {
+				t.Errorf("second CreateRobot = %v, want ErrExists", err)
+			}
+			return nil
+		})
+		view(t, s, func(r meta.Reader) error {
+			rb, err := r.Robot("robot$team+ci")
+			if err != nil {
+				return err
+			}
+			if rb.Project != "team" || rb.Description != "CI" || string(rb.SecretHash) != "h1" ||
+				!rb.ExpiresAt.Equal(expires) || rb.Disabled || rb.CreatedAt.IsZero() ||
+				len(rb.Permissions) != 1 || rb.Permissions[0].Repositories != "team/**" || !slices.Equal(rb.Permissions[0].Actions, []string{"pull", "push"}) {
+				t.Errorf("Robot = %+v", rb)
+			}
+			for _, tc := range []struct {
+				project string
+				want    []string
+			}{
+				{"team", []string{"robot$team+a", "robot$team+ci"}},
+				{"", []string{"robot$mirror"}},
+				{"*", []string{"robot$mirror", "robot$team+a", "robot$team+ci"}},
+				{"other", nil},
+			} {
+				rs, err := r.ListRobots(tc.project)
+				if err != nil {
+					return err
+				}
+				var names []string
+				for _, x := range rs {
+					names = append(names, x.Name)
+				}
+				if !slices.Equal(names, tc.want) {
+					t.Errorf("ListRobots(%q) = %v, want %v", tc.project, names, tc.want)
+				}
+			}
+			a, err := r.Robot("robot$team+a")
+			if err != nil {
+				return err
+			}
+			if !a.ExpiresAt.IsZero() || a.Disabled {
+				t.Errorf("robot without expiry: %+v", a)
+			}
+			return nil
+		})
+		update(t, s, func(tx meta.Tx) error {
+			if err := tx.UpdateRobot(meta.Robot{Name: "robot$team+ci", SecretHash: []byte("h9"), Disabled: true}); err != nil {
+				return err
+			}
+			if err := tx.UpdateRobot(meta.Robot{Name: "robot$none"}); !errors.Is(err, meta.ErrNotFound) {
+				t.Errorf("UpdateRobot(missing) = %v", err)
+			}
+			return tx.DeleteRobot("robot$mirror")
+		})
+		view(t, s, func(r meta.Reader) error {
+			rb, err := r.Robot("robot$team+ci")
+			if err != nil {
+				return err
+			}
+			if !rb.Disabled || string(rb.SecretHash) != "h9" || !rb.ExpiresAt.IsZero() || len(rb.Permissions) != 0 || rb.Project != "team" {
+				t.Errorf("after UpdateRobot: %+v", rb)
+			}
+			if _, err := r.Robot("robot$mirror"); !errors.Is(err, meta.ErrNotFound) {
+				t.Errorf("deleted robot: %v", err)
+			}
+			return nil
+		})
+	}},
+	{"signing keys: newest first, retire, delete", func(t *testing.T, s meta.Store) {
+		t0 := time.Unix(1700000000, 0).UTC()
+		update(t, s, func(tx meta.Tx) error {
+			if err := tx.AddSigningKey(meta.SigningKey{ID: "old", PrivateKey: []byte("pem-old"), CreatedAt: t0}); err != nil {
+				return err
+			}
+			if err := tx.AddSigningKey(meta.SigningKey{ID: "new", PrivateKey: []byte("pem-new"), CreatedAt: t0.Add(time.Hour)}); err != nil {
+				return err
+			}
+			if err := tx.AddSigningKey(meta.SigningKey{ID: "old", PrivateKey: []byte("x")}); !errors.Is(err, meta.ErrExists) {
+				t.Errorf("second AddSigningKey(old) = %v, want ErrExists", err)
+			}
+			return tx.RetireSigningKey("old", t0.Add(2*time.Hour))
+		})
+		view(t, s, func(r meta.Reader) error {
+			ks, err := r.SigningKeys()
+			if err != nil {
+				return err
+			}
+			if len(ks) != 2 || ks[0].ID != "new" || ks[1].ID != "old" || string(ks[0].PrivateKey) != "pem-new" ||
+				!ks[0].RetiredAt.IsZero() || !ks[1].RetiredAt.Equal(t0.Add(2*time.Hour)) {
+				t.Errorf("SigningKeys = %+v", ks)
+			}
+			return nil
+		})
+		update(t, s, func(tx meta.Tx) error {
+			if err := tx.RetireSigningKey("none", t0); !errors.Is(err, meta.ErrNotFound) {
+				t.Errorf("RetireSigningKey(none) = %v", err)
+			}
+			if err := tx.DeleteSigningKey("none"); !errors.Is(err, meta.ErrNotFound) {
+				t.Errorf("DeleteSigningKey(none) = %v", err)
+			}
+			return tx.DeleteSigningKey("old")
+		})
+		view(t, s, func(r meta.Reader) error {
+			ks, err := r.SigningKeys()
+			if err != nil {
+				return err
+			}
+			if len(ks) != 1 || ks[0].ID != "new" {
+				t.Errorf("after delete: %+v", ks)
+			}
+			return nil
+		})
+	}},
+}
+
+func userNames(us []meta.User) []string {
+	var out []string
+	for _, u := range us {
+		out = append(out, u.Name)
+	}
+	return out
+}
