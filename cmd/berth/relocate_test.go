@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -18,11 +19,17 @@ import (
 	"github.com/berth-registry/berth/internal/config"
 )
 
+const relocateAdminPassword = "relocate-admin-secret"
+
+// asAdmin logs go-containerregistry in as the admin made on first start.
+var asAdmin = remote.WithAuth(&authn.Basic{Username: "admin", Password: relocateAdminPassword})
+
 // serveData runs berth on dir behind httptest for the duration of fn.
 func serveData(t *testing.T, dir string, fn func(host string)) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Storage.Path = dir
+	cfg.Auth.AdminPassword = relocateAdminPassword
 	a, err := app.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +48,7 @@ func TestRelocateCommand(t *testing.T) {
 	want, _ := img.Digest()
 	serveData(t, src, func(host string) {
 		ref, _ := name.ParseReference(host + "/moving/app:v1")
-		if err := remote.Write(ref, img); err != nil {
+		if err := remote.Write(ref, img, asAdmin); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -76,7 +83,7 @@ func TestRelocateCommand(t *testing.T) {
 
 	serveData(t, dst, func(host string) {
 		ref, _ := name.ParseReference(host + "/moving/app:v1")
-		got, err := remote.Image(ref)
+		got, err := remote.Image(ref, asAdmin)
 		if err != nil {
 			t.Fatalf("pull from the relocated registry: %v", err)
 		}

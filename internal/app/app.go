@@ -57,6 +57,18 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	}, log)
 	mux := http.NewServeMux()
 	api := httpapi.New(svc, log)
+	switch cfg.Auth.Mode {
+	case "none":
+		log.Warn("auth.mode is none: anyone who can reach berth may push, pull and delete; use it for local experiments only")
+	default:
+		access, err := openAccess(ctx, cfg, md, log)
+		if err != nil {
+			_ = md.Close()
+			return nil, err
+		}
+		api.WithAccess(access, cfg.HTTP.ExternalURL)
+		mux.HandleFunc("/token", api.ServeToken)
+	}
 	mux.Handle("/v2/", api)
 	mux.Handle("/v2", api)
 	a := &App{cfg: cfg, log: log, blobs: blobs, meta: md, svc: svc, handler: mux}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -21,11 +22,19 @@ import (
 	"github.com/berth-registry/berth/internal/config"
 )
 
+// testAdminPassword is the admin password of the servers these tests start.
+const testAdminPassword = "app-test-admin-secret"
+
+// asAdmin makes go-containerregistry log in as the admin, through berth's
+// token service.
+var asAdmin = remote.WithAuth(&authn.Basic{Username: "admin", Password: testAdminPassword})
+
 // newServer starts berth on a temp data dir behind httptest.
 func newServer(t *testing.T) string {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Storage.Path = t.TempDir()
+	cfg.Auth.AdminPassword = testAdminPassword
 	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -43,13 +52,13 @@ func TestPushPullWithGGCR(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref, _ := name.ParseReference(host + "/team/app:v1")
-	if err := remote.Write(ref, img, remote.WithContext(ctx)); err != nil {
+	if err := remote.Write(ref, img, remote.WithContext(ctx), asAdmin); err != nil {
 		t.Fatalf("push: %v", err)
 	}
 	want, _ := img.Digest()
 
 	t.Run("pull by tag validates", func(t *testing.T) {
-		got, err := remote.Image(ref)
+		got, err := remote.Image(ref, asAdmin)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,7 +71,7 @@ func TestPushPullWithGGCR(t *testing.T) {
 	})
 	t.Run("pull by digest", func(t *testing.T) {
 		dref, _ := name.ParseReference(host + "/team/app@" + want.String())
-		got, err := remote.Image(dref)
+		got, err := remote.Image(dref, asAdmin)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +82,9 @@ func TestPushPullWithGGCR(t *testing.T) {
 	t.Run("blob does not leak into another repository", func(t *testing.T) {
 		layers, _ := img.Layers()
 		ld, _ := layers[0].Digest()
-		resp, err := http.Head("http://" + host + "/v2/other/blobs/" + ld.String())
+		req, _ := http.NewRequest(http.MethodHead, "http://"+host+"/v2/other/blobs/"+ld.String(), nil)
+		req.SetBasicAuth("admin", testAdminPassword)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,10 +95,10 @@ func TestPushPullWithGGCR(t *testing.T) {
 	})
 	t.Run("mount into another repository", func(t *testing.T) {
 		ref2, _ := name.ParseReference(host + "/team/copy:v1")
-		if err := remote.Write(ref2, img, remote.WithContext(ctx)); err != nil {
+		if err := remote.Write(ref2, img, remote.WithContext(ctx), asAdmin); err != nil {
 			t.Fatal(err)
 		}
-		got, err := remote.Image(ref2)
+		got, err := remote.Image(ref2, asAdmin)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,14 +108,14 @@ func TestPushPullWithGGCR(t *testing.T) {
 	})
 	t.Run("catalog and tags", func(t *testing.T) {
 		reg, _ := name.NewRegistry(host, name.Insecure)
-		repos, err := remote.Catalog(ctx, reg)
+		repos, err := remote.Catalog(ctx, reg, asAdmin)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if strings.Join(repos, ",") != "team/app,team/copy" {
 			t.Fatalf("catalog = %v", repos)
 		}
-		tags, err := remote.List(ref.Context())
+		tags, err := remote.List(ref.Context(), asAdmin)
 		if err != nil || strings.Join(tags, ",") != "v1" {
 			t.Fatalf("tags = %v, %v", tags, err)
 		}
@@ -112,17 +123,17 @@ func TestPushPullWithGGCR(t *testing.T) {
 	t.Run("index and referrers", func(t *testing.T) {
 		idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img})
 		iref, _ := name.ParseReference(host + "/team/app:multi")
-		if err := remote.WriteIndex(iref, idx); err != nil {
+		if err := remote.WriteIndex(iref, idx, asAdmin); err != nil {
 			t.Fatal(err)
 		}
 		base := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.MediaType("application/vnd.example.sig"))
 		sig := mutate.Subject(base, v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: want, Size: mustSize(t, img)}).(v1.Image)
 		sref, _ := name.ParseReference(host + "/team/app:sig")
-		if err := remote.Write(sref, sig); err != nil {
+		if err := remote.Write(sref, sig, asAdmin); err != nil {
 			t.Fatal(err)
 		}
 		dref, _ := name.NewDigest(host + "/team/app@" + want.String())
-		got, err := remote.Referrers(dref)
+		got, err := remote.Referrers(dref, asAdmin)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,6 +19,7 @@ func TestShutdownDrainsInFlightRequests(t *testing.T) {
 	cfg := config.Default()
 	cfg.Storage.Path = t.TempDir()
 	cfg.HTTP.ShutdownTimeout = 10 * time.Second
+	cfg.Auth.Mode = "none" // about draining, not access
 	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

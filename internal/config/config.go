@@ -6,7 +6,7 @@ import "time"
 // its dotted path (the YAML path, and BERTH_ + upper-cased path with dots as
 // underscores for the environment) and a `desc` tag describing it (shown by
 // Keys and in docs/configuration.md). `env:"-"` keeps a key out of the
-// environment. Loading, environment overrides and the docs are derived from
+// environment; `env:"NAME"` gives it a variable of another name. Loading, environment overrides and the docs are derived from
 // these tags by reflection, so a new key needs no code beyond its field, its
 // default and any Validate rule.
 type Config struct {
@@ -15,6 +15,8 @@ type Config struct {
 	Storage  Storage  `yaml:"storage"`
 	Metadata Metadata `yaml:"metadata"`
 	Registry Registry `yaml:"registry"`
+	Auth     Auth     `yaml:"auth"`
+	Projects Projects `yaml:"projects"`
 	Log      Log      `yaml:"log"`
 }
 
@@ -25,6 +27,8 @@ type HTTP struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" key:"http.shutdown_timeout" desc:"How long SIGTERM waits for in-flight requests to finish."`
 	// DebugAddr serves Go's pprof profiles when set.
 	DebugAddr string `yaml:"debug_addr" key:"http.debug_addr" desc:"Listen address of the pprof debug server (empty = off); keep it on loopback."`
+	// ExternalURL is how clients reach berth (behind a proxy).
+	ExternalURL string `yaml:"external_url" key:"http.external_url" desc:"URL clients reach berth at, like https://registry.example.com (empty: the scheme and host of each request); used for the token realm."`
 }
 
 type Storage struct {
@@ -84,6 +88,35 @@ type Registry struct {
 	CacheSize int64 `yaml:"cache_size" key:"registry.cache_size" desc:"Memory for recently pulled manifests and tags (0 = no cache; always off with metadata.driver postgres, where other nodes write too)."`
 }
 
+type Auth struct {
+	// Mode is local (accounts, tokens) or none (open, like registry:2).
+	Mode string `yaml:"mode" key:"auth.mode" desc:"local: users, robots and tokens, anonymous pulls of public projects only; none: no authentication at all (local experiments only)."`
+	// AdminPassword is the first start's admin password.
+	AdminPassword string `yaml:"admin_password" key:"auth.admin_password" env:"BERTH_ADMIN_PASSWORD" desc:"Password of the admin account made on first start, when no user exists yet (empty: one is generated and logged once). Read at no other time."`
+	// CredentialCacheTTL is how long a verified password is remembered.
+	CredentialCacheTTL time.Duration `yaml:"credential_cache_ttl" key:"auth.credential_cache_ttl" desc:"How long verified Basic credentials are remembered, so a pull does not pay a bcrypt per request (a password change or a disabled account takes up to this long to bite)."`
+	Htpasswd           Htpasswd      `yaml:"htpasswd"`
+	Token              Token         `yaml:"token"`
+}
+
+// Htpasswd is an htpasswd file of extra users (bcrypt entries only).
+type Htpasswd struct {
+	Path string `yaml:"path" key:"auth.htpasswd.path" desc:"htpasswd file of extra users, bcrypt entries only (empty = none); reloaded when it changes."`
+}
+
+// Token configures berth's token service.
+type Token struct {
+	Issuer     string        `yaml:"issuer" key:"auth.token.issuer" desc:"The iss claim of the tokens berth issues."`
+	Service    string        `yaml:"service" key:"auth.token.service" desc:"The service name of the Bearer challenge and the tokens' audience."`
+	TTL        time.Duration `yaml:"ttl" key:"auth.token.ttl" desc:"Lifetime of access tokens."`
+	RefreshTTL time.Duration `yaml:"refresh_ttl" key:"auth.token.refresh_ttl" desc:"Lifetime of refresh tokens (the identity token docker login keeps); a password change revokes them earlier."`
+}
+
+type Projects struct {
+	// AutoCreate lets any user create a project by pushing into it.
+	AutoCreate bool `yaml:"auto_create" key:"projects.auto_create" desc:"A push into a missing project creates it (private, the pusher as project admin) for any authenticated user; when false only system admins create projects that way."`
+}
+
 type Log struct {
 	// Level is debug, info, warn or error.
 	Level string `yaml:"level" key:"log.level" desc:"Log level: debug, info, warn or error."`
@@ -105,6 +138,11 @@ func Default() Config {
 		},
 		Metadata: Metadata{Driver: "sqlite", Postgres: Postgres{MaxConns: 20, ConnMaxLifetime: 30 * time.Minute}},
 		Registry: Registry{ManifestMaxSize: 4 << 20, ListMaxEntries: 10000, CacheSize: 16 << 20},
-		Log:      Log{Level: "info", Format: "text"},
+		Auth: Auth{
+			Mode:               "local",
+			CredentialCacheTTL: time.Minute,
+			Token:              Token{Issuer: "berth", Service: "berth", TTL: 5 * time.Minute, RefreshTTL: 30 * 24 * time.Hour},
+		},
+		Log: Log{Level: "info", Format: "text"},
 	}
 }

@@ -101,8 +101,12 @@ func fieldsOf(t reflect.Type) ([]field, error) {
 				return err
 			}
 			f := field{key: key, desc: sf.Tag.Get("desc"), kind: k, index: idx}
-			if sf.Tag.Get("env") != "-" {
+			switch tag := sf.Tag.Get("env"); tag {
+			case "-": // no environment variable
+			case "":
 				f.env = envName(key)
+			default: // a name of its own, for a variable users know already
+				f.env = tag
 			}
 			out = append(out, f)
 		}

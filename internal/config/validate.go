@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -58,6 +59,20 @@ func (c Config) Validate() error {
 	}
 	if c.Registry.ListMaxEntries <= 0 {
 		v.bad("registry.list_max_entries", "must be greater than 0 (got %d)", c.Registry.ListMaxEntries)
+	}
+	if c.HTTP.ExternalURL != "" {
+		if u, err := url.Parse(c.HTTP.ExternalURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			v.bad("http.external_url", "must be an http:// or https:// URL with a host and no query, like https://registry.example.com (got %q)", c.HTTP.ExternalURL)
+		}
+	}
+	v.oneOf("auth.mode", c.Auth.Mode, "local", "none")
+	if c.Auth.Mode == "local" {
+		if c.Auth.Token.Issuer == "" {
+			v.bad("auth.token.issuer", "must not be empty")
+		}
+		if c.Auth.Token.Service == "" || strings.ContainsAny(c.Auth.Token.Service, "\"\\") {
+			v.bad("auth.token.service", "must be a non-empty name without quotes or backslashes (got %q)", c.Auth.Token.Service)
+		}
 	}
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "text", "json")

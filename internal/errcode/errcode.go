@@ -60,6 +60,9 @@ type Error struct {
 	Message string // overrides Code.Message when set
 	Detail  any    // optional JSON-able detail
 	Status  int    // overrides Code.Status when non-zero
+	// Header holds response headers the error needs (WWW-Authenticate on a
+	// 401, Retry-After on a 429).
+	Header http.Header
 }
 
 func (e *Error) Error() string {
@@ -109,3 +112,14 @@ func (e *Error) WithStatus(status int) *Error { c := *e; c.Status = status; retu
 
 // WithDetail returns a copy of e with detail attached.
 func (e *Error) WithDetail(detail any) *Error { c := *e; c.Detail = detail; return &c }
+
+// WithHeader returns a copy of e that also sets the response header key.
+func (e *Error) WithHeader(key, value string) *Error {
+	c := *e
+	c.Header = e.Header.Clone()
+	if c.Header == nil {
+		c.Header = http.Header{}
+	}
+	c.Header.Set(key, value)
+	return &c
+}

@@ -105,7 +105,7 @@ func (a *API) startUpload(w http.ResponseWriter, r *http.Request, rt route) erro
 		if from != "" && !oci.ValidName(from) {
 			return errcode.NameInvalid.WithDetail(map[string]string{"name": from})
 		}
-		mounted, err := a.svc.MountBlob(ctx, rt.name, d, from)
+		mounted, err := a.mount(r, rt.name, d, from)
 		if err != nil {
 			return err
 		}

@@ -44,6 +44,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	h.Del("Content-Length")
 	h.Del("Docker-Content-Digest")
 	h.Set("Content-Type", "application/json")
+	for k, v := range e.Header {
+		h[k] = v
+	}
 	status := e.HTTPStatus()
 	if status == 499 { // the client is gone; nobody reads this
 		status = http.StatusBadRequest

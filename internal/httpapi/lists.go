@@ -66,7 +66,11 @@ func (a *API) catalog(w http.ResponseWriter, r *http.Request, _ route) error {
 	if err != nil {
 		return err
 	}
-	p, err := a.svc.Catalog(r.Context(), last, n)
+	var keep func(string) (bool, error)
+	if l, ok := a.guard.(Lister); ok {
+		keep = l.Visible(r.Context(), IdentityFrom(r.Context()))
+	}
+	p, err := a.svc.Catalog(r.Context(), last, n, keep)
 	if err != nil {
 		return err
 	}

@@ -11,15 +11,24 @@ import (
 	"github.com/berth-registry/berth/internal/registry"
 )
 
-// API serves /v2/.
+// API serves /v2/ and the token service.
 type API struct {
-	svc *registry.Service
-	log *slog.Logger
+	svc         *registry.Service
+	log         *slog.Logger
+	guard       Guard
+	externalURL string
 }
 
-// New returns the /v2/ handler.
+// New returns the /v2/ handler, open to everyone until WithAccess.
 func New(svc *registry.Service, log *slog.Logger) *API {
 	return &API{svc: svc, log: log}
+}
+
+// WithAccess puts every request under g. externalURL ("" = the request's
+// own scheme and host) is where clients reach berth, for the token realm.
+func (a *API) WithAccess(g Guard, externalURL string) *API {
+	a.guard, a.externalURL = g, strings.TrimSuffix(externalURL, "/")
+	return a
 }
 
 // route is a parsed /v2/ path.
@@ -122,6 +131,10 @@ func (a *API) dispatch(w http.ResponseWriter, r *http.Request) error {
 	h := a.handlerFor(rt.kind, r.Method)
 	if h == nil {
 		return errcode.Unsupported.Errorf("method %s not allowed here", r.Method)
+	}
+	r, err := a.authorize(r, rt)
+	if err != nil {
+		return err
 	}
 	return h(w, r, rt)
 }

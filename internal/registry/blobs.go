@@ -59,10 +59,23 @@ func (s *Service) DeleteBlob(ctx context.Context, repo string, d digest.Digest) 
 	return err
 }
 
+// MountSources returns up to limit repositories (sorted) holding blob d: the
+// candidates for an automatic mount, which the caller narrows to those it
+// may pull from before calling MountBlob with one of them.
+func (s *Service) MountSources(ctx context.Context, d digest.Digest, limit int) ([]string, error) {
+	var out []string
+	err := s.meta.View(ctx, func(r meta.Reader) error {
+		var err error
+		out, err = r.ReposWithBlob(d, limit)
+		return err
+	})
+	return out, err
+}
+
 // MountBlob links blob d into repo from another repository. With from == ""
-// any repository holding d serves (the automatic mount); access control will
-// narrow that to repositories the caller may pull. It reports whether the
-// blob was mounted; false means the client must upload it.
+// any repository holding d serves (the automatic mount, for a registry
+// without access control). It reports whether the blob was mounted; false
+// means the client must upload it.
 func (s *Service) MountBlob(ctx context.Context, repo string, d digest.Digest, from string) (bool, error) {
 	mounted := false
 	err := s.meta.Update(ctx, func(tx meta.Tx) error {

@@ -44,19 +44,50 @@ func (s *Service) Tags(ctx context.Context, repo, last string, n int) (Page, err
 	return p, err
 }
 
-// Catalog lists repository names after last, n at most (n < 0: not given).
-func (s *Service) Catalog(ctx context.Context, last string, n int) (Page, error) {
+// Catalog lists repository names after last, n at most (n < 0: not given),
+// keeping only those keep accepts (nil keeps all: no access control).
+func (s *Service) Catalog(ctx context.Context, last string, n int, keep func(repo string) (bool, error)) (Page, error) {
 	n = s.clamp(n)
 	var p Page
 	if n == 0 {
 		return p, nil
 	}
-	err := s.meta.View(ctx, func(r meta.Reader) error {
-		items, err := r.ListRepositories(last, n+1)
-		p = page(items, n)
-		return err
-	})
-	return p, err
+	if keep == nil {
+		err := s.meta.View(ctx, func(r meta.Reader) error {
+			items, err := r.ListRepositories(last, n+1)
+			p = page(items, n)
+			return err
+		})
+		return p, err
+	}
+	// Filtered: read batches until n+1 names pass (one more tells whether
+	// there is a next page) or the repositories run out.
+	var kept []string
+	batch := max(n+1, 100)
+	for len(kept) <= n {
+		var items []string
+		if err := s.meta.View(ctx, func(r meta.Reader) error {
+			var err error
+			items, err = r.ListRepositories(last, batch)
+			return err
+		}); err != nil {
+			return Page{}, err
+		}
+		for _, name := range items {
+			ok, err := keep(name)
+			if err != nil {
+				return Page{}, err
+			}
+			if ok {
+				kept = append(kept, name)
+			}
+		}
+		if len(items) < batch {
+			break
+		}
+		last = items[len(items)-1]
+	}
+	return page(kept, n), nil
 }
 
 func page(items []string, n int) Page {

@@ -30,13 +30,21 @@ type Report struct {
 	BlobsCopied  int // blobs whose bytes had to be copied (the rest were there)
 	Manifests    int
 	Tags         int
+	Users        int
+	Projects     int
+	Robots       int
 }
 
 const page = 500
 
-// Run copies every repository of from into to.
+// Run copies the accounts and projects, then every repository, of from
+// into to.
 func Run(ctx context.Context, from, to Stores, log *slog.Logger) (Report, error) {
 	var rep Report
+	if err := copyAccess(ctx, from.Meta, to.Meta, &rep); err != nil {
+		return rep, err
+	}
+	log.Info("relocated accounts and projects", "users", rep.Users, "projects", rep.Projects, "robots", rep.Robots)
 	last := ""
 	for {
 		var repos []string

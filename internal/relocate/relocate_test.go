@@ -12,6 +12,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/blob/mem"
+	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/sqlite"
 	"github.com/berth-registry/berth/internal/registry"
 )
@@ -63,10 +64,61 @@ func TestRelocate(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Accounts and projects: the destination made an admin of its own,
+	// which the source's replaces.
+	update := func(s meta.Store, fn func(tx meta.Tx) error) {
+		t.Helper()
+		if err := s.Update(ctx, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	update(from.Meta, func(tx meta.Tx) error {
+		for _, err := range []error{
+			tx.CreateUser(meta.User{Name: "admin", PasswordHash: []byte("source-hash"), Admin: true}),
+			tx.CreateUser(meta.User{Name: "dev", PasswordHash: []byte("dev-hash")}),
+			tx.CreateProject(meta.Project{Name: "team"}),
+			tx.PutMember(meta.Member{Project: "team", Kind: meta.MemberUser, Name: "dev", Role: "developer"}),
+			tx.CreateRobot(meta.Robot{Name: "robot$team+ci", Project: "team", SecretHash: []byte("s"),
+				Permissions: []meta.RobotPermission{{Repositories: "team/**", Actions: []string{"push"}}}}),
+			tx.AddSigningKey(meta.SigningKey{ID: "k1", PrivateKey: []byte("pem")}),
+		} {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	update(to.Meta, func(tx meta.Tx) error {
+		return tx.CreateUser(meta.User{Name: "admin", PasswordHash: []byte("destination-hash"), Admin: true})
+	})
+
 	rep, err := Run(ctx, from, to, log)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if rep.Users != 2 || rep.Projects != 2 || rep.Robots != 1 {
+		t.Fatalf("report = %+v (want 2 users, 2 projects with library, 1 robot)", rep)
+	}
+	t.Run("accounts, members, robots and keys are copied", func(t *testing.T) {
+		err := to.Meta.View(ctx, func(r meta.Reader) error {
+			if u, err := r.User("admin"); err != nil || string(u.PasswordHash) != "source-hash" {
+				t.Errorf("admin = %+v, %v; want the source's", u, err)
+			}
+			if ms, err := r.Members("team"); err != nil || len(ms) != 1 || ms[0].Name != "dev" || ms[0].Role != "developer" {
+				t.Errorf("members of team = %+v, %v", ms, err)
+			}
+			if rb, err := r.Robot("robot$team+ci"); err != nil || len(rb.Permissions) != 1 || rb.Permissions[0].Repositories != "team/**" {
+				t.Errorf("robot = %+v, %v", rb, err)
+			}
+			if ks, err := r.SigningKeys(); err != nil || len(ks) != 1 || ks[0].ID != "k1" {
+				t.Errorf("signing keys = %+v, %v", ks, err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
 	if rep.Repositories != 2 || rep.Manifests != 3 || rep.Tags != 4 || rep.Blobs != 5 || rep.BlobsCopied != 3 { // both images share config and layer bytes
 		t.Fatalf("report = %+v", rep)
 	}
@@ -97,7 +149,7 @@ func TestRelocate(t *testing.T) {
 		if err != nil || len(refs) != 1 || refs[0].ArtifactType != "application/vnd.example.sig" {
 			t.Fatalf("referrers after relocation = %+v, %v", refs, err)
 		}
-		page, err := dst.Catalog(ctx, "", -1)
+		page, err := dst.Catalog(ctx, "", -1, nil)
 		if err != nil || strings.Join(page.Items, ",") != "team/app,team/other" {
 			t.Fatalf("catalog = %v, %v", page.Items, err)
 		}

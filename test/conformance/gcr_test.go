@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -21,7 +22,9 @@ import (
 func TestGoContainerRegistry(t *testing.T) {
 	reg := newRegistry(t)
 	repo := reg.repo(t, "gcr")
-	opts := []remote.Option{remote.WithTransport(http.DefaultTransport)}
+	// Through berth's token service: a 401 with the Bearer challenge, a
+	// token for the scope, then the request again.
+	opts := []remote.Option{remote.WithTransport(http.DefaultTransport), remote.WithAuth(&authn.Basic{Username: reg.user, Password: reg.password})}
 	ref := func(t *testing.T, r, tagOrDigest string) name.Reference {
 		t.Helper()
 		sep := ":"

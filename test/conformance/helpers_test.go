@@ -47,7 +47,14 @@ type registry struct {
 	client   *http.Client
 	external bool
 	verbose  bool
+	// user and password are sent as Basic credentials with every request
+	// (CONFORMANCE_USER and CONFORMANCE_PASSWORD for an external target).
+	user, password string
 }
+
+// testAdminPassword is the admin password of the registries these tests
+// start (authentication is on, as by default).
+const testAdminPassword = "conformance-admin-secret"
 
 // newRegistry starts berth with the default configuration changed by the
 // given mutators, or returns the external CONFORMANCE_TARGET (in which case
@@ -65,10 +72,13 @@ func newRegistry(t *testing.T, mutate ...func(*config.Config)) *registry {
 		}
 		reg.base = u
 		reg.external = true
+		reg.user, reg.password = os.Getenv("CONFORMANCE_USER"), os.Getenv("CONFORMANCE_PASSWORD")
 		return reg
 	}
 	cfg := config.Default()
 	cfg.Storage.Path = t.TempDir()
+	cfg.Auth.AdminPassword = testAdminPassword
+	reg.user, reg.password = "admin", testAdminPassword
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -162,6 +172,9 @@ func (r *registry) send(t *testing.T, method, ref string, body io.Reader, length
 		if length == 0 {
 			req.Body = http.NoBody
 		}
+	}
+	if r.user != "" {
+		req.SetBasicAuth(r.user, r.password)
 	}
 	for i := 0; i < len(hdrs); i += 2 {
 		req.Header.Add(hdrs[i], hdrs[i+1])
