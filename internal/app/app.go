@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/berth-registry/berth/internal/api"
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/httpapi"
@@ -56,7 +57,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		RedirectTTL:     redirectTTL(cfg),
 	}, log)
 	mux := http.NewServeMux()
-	api := httpapi.New(svc, log)
+	v2 := httpapi.New(svc, log)
 	switch cfg.Auth.Mode {
 	case "none":
 		log.Warn("auth.mode is none: anyone who can reach berth may push, pull and delete; use it for local experiments only")
@@ -66,11 +67,12 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 			_ = md.Close()
 			return nil, err
 		}
-		api.WithAccess(access, cfg.HTTP.ExternalURL)
-		mux.HandleFunc("/token", api.ServeToken)
+		v2.WithAccess(access, cfg.HTTP.ExternalURL)
+		mux.HandleFunc("/token", v2.ServeToken)
+		mux.Handle(api.Prefix+"/", api.New(access, log))
 	}
-	mux.Handle("/v2/", api)
-	mux.Handle("/v2", api)
+	mux.Handle("/v2/", v2)
+	mux.Handle("/v2", v2)
 	a := &App{cfg: cfg, log: log, blobs: blobs, meta: md, svc: svc, handler: mux}
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)

@@ -28,6 +28,7 @@ var layers = []struct {
 	{"internal/relocate", 2},
 	{"internal/auth", 3},
 	{"internal/httpapi", 4},
+	{"internal/api", 4},
 	{"internal/app", 5},
 	{"cmd/", 6},
 }

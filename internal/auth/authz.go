@@ -211,3 +211,5 @@ func (z *Authorizer) EnsureProject(ctx context.Context, id Identity, project str
 	}
 	return created, nil
 }
+
+func compilePattern(p string) (pattern.Pattern, error) { return pattern.Compile(p) }

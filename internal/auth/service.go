@@ -323,3 +323,20 @@ func (s *Service) MayPull(ctx context.Context, cr Credentials, repo string) bool
 	_, err := s.Check(ctx, cr, Need{Scope: Scope{Type: ScopeRepository, Name: repo, Actions: []string{ActionPull}}})
 	return err == nil
 }
+
+// Authenticate identifies the caller of a management request: Basic
+// credentials or a token of berth's; anonymous without either.
+func (s *Service) Authenticate(ctx context.Context, cr Credentials) (Identity, error) {
+	switch {
+	case cr.Bearer != "":
+		c, err := s.Tokens.Verify(ctx, cr.Bearer)
+		if err != nil {
+			return Identity{}, err
+		}
+		id, _, err := s.current(ctx, c.Identity())
+		return id, err
+	case cr.Basic:
+		return s.Authn.Password(ctx, cr.Username, cr.Password)
+	}
+	return Anonymous, nil
+}
