@@ -23,6 +23,7 @@ func main() {
 // in-process without touching the real environment.
 type cli struct {
 	env    []string
+	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 	// serve runs the application until ctx is cancelled; tests replace it.
@@ -33,7 +34,7 @@ type cli struct {
 // are written to stderr as "berth: ...", with the usage only for mistakes in
 // the command line itself.
 func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int {
-	c := &cli{env: env, stdout: stdout, stderr: stderr, serve: serveApp}
+	c := &cli{env: env, stdin: os.Stdin, stdout: stdout, stderr: stderr, serve: serveApp}
 	return c.run(ctx, args)
 }
 
@@ -77,7 +78,8 @@ func (c *cli) rootCmd() *cobra.Command {
 	root.SetErr(c.stderr)
 	root.SetVersionTemplate("{{.Version}}")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(c.serveCmd(), c.configCmd(), c.dbCmd(), c.relocateCmd(), c.versionCmd())
+	root.AddCommand(c.serveCmd(), c.configCmd(), c.dbCmd(), c.relocateCmd(), c.versionCmd(),
+		c.loginCmd(), c.userCmd(), c.projectCmd(), c.robotCmd())
 	return root
 }
 

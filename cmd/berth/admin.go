@@ -1,0 +1,442 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// readSecret reads a password from the first line of stdin.
+func (c *cli) readSecret(what string) (string, error) {
+	if c.stdin == nil {
+		return "", fmt.Errorf("%s: nothing on standard input", what)
+	}
+	line, err := bufio.NewReader(c.stdin).ReadString('\n')
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		if err != nil {
+			return "", fmt.Errorf("%s: nothing on standard input", what)
+		}
+		return "", fmt.Errorf("%s: empty", what)
+	}
+	return line, nil
+}
+
+// group is a command that only holds subcommands.
+func group(use, short string, subs ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return usageError{fmt.Errorf("%s: a subcommand is required", use)}
+		},
+	}
+	cmd.AddCommand(subs...)
+	return cmd
+}
+
+func (c *cli) loginCmd() *cobra.Command {
+	var user string
+	var stdin bool
+	cmd := &cobra.Command{
+		Use:   "login SERVER",
+		Short: "Log in to a running berth for the administrative commands",
+		Long: "Log in to a berth server (host:port, or an http:// or https:// URL; host:port means\n" +
+			"plain HTTP on loopback and HTTPS elsewhere). The password comes from BERTH_PASSWORD or\n" +
+			"standard input (--password-stdin). berth keeps the server and a refresh token, never\n" +
+			"the password, in ~/.config/berth/login.json; the user, project and robot commands\n" +
+			"then talk to that server.",
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			server, err := serverURL(args[0])
+			if err != nil {
+				return usageError{err}
+			}
+			password := c.getenv("BERTH_PASSWORD")
+			if stdin || password == "" {
+				if password, err = c.readSecret("password"); err != nil {
+					return fmt.Errorf("%w (pipe it in with --password-stdin, or set BERTH_PASSWORD)", err)
+				}
+			}
+			t, err := postToken(cmd.Context(), httpClient(), server, url.Values{
+				"grant_type": {"password"}, "username": {user}, "password": {password},
+				"access_type": {"offline"}, "client_id": {"berth-cli"}, "service": {"berth"},
+			})
+			if err != nil {
+				return fmt.Errorf("login failed: %w", err)
+			}
+			if t.RefreshToken == "" {
+				return fmt.Errorf("login failed: %s returned no refresh token", server)
+			}
+			p, err := c.saveLogin(login{Server: server, User: user, RefreshToken: t.RefreshToken})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.stdout, "Logged in to %s as %s (kept in %s)\n", server, user, p)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&user, "username", "u", "admin", "user name")
+	cmd.Flags().BoolVar(&stdin, "password-stdin", false, "read the password from standard input")
+	return cmd
+}
+
+// serverFlag adds --server to an administrative command.
+func serverFlag(cmd *cobra.Command, server *string) *cobra.Command {
+	cmd.Flags().StringVar(server, "server", "", "berth server (default: the one of the last `berth login`)")
+	return cmd
+}
+
+func (c *cli) table(header string, rows [][]string) {
+	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, header)
+	for _, r := range rows {
+		fmt.Fprintln(w, strings.Join(r, "\t"))
+	}
+	_ = w.Flush()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func (c *cli) userCmd() *cobra.Command {
+	var server string
+	var admin, stdin bool
+	add := &cobra.Command{
+		Use:   "add NAME",
+		Short: "Create a user (the password is read from standard input, or generated and shown once)",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			password, generated := "", false
+			if stdin {
+				var err error
+				if password, err = c.readSecret("password"); err != nil {
+					return err
+				}
+			} else {
+				password, generated = newPassword(), true
+			}
+			api, err := c.client(cmd.Context(), server)
+			if err != nil {
+				return err
+			}
+			if err := api.call(cmd.Context(), "POST", "/users", map[string]any{"name": args[0], "password": password, "admin": admin}, nil); err != nil {
+				return fmt.Errorf("user add %s: %w", args[0], err)
+			}
+			fmt.Fprintf(c.stdout, "Created user %s\n", args[0])
+			if generated {
+				fmt.Fprintf(c.stdout, "Password (shown once): %s\n", password)
+			}
+			return nil
+		},
+	}
+	add.Flags().BoolVar(&admin, "admin", false, "make the user a system admin")
+	add.Flags().BoolVar(&stdin, "password-stdin", false, "read the password from standard input")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List users",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			api, err := c.client(cmd.Context(), server)
+			if err != nil {
+				return err
+			}
+			var us []struct {
+				Name            string
+				Admin, Disabled bool
+				CreatedAt       time.Time `json:"created_at"`
+			}
+			if err := api.call(cmd.Context(), "GET", "/users", nil, &us); err != nil {
+				return fmt.Errorf("user list: %w", err)
+			}
+			var rows [][]string
+			for _, u := range us {
+				rows = append(rows, []string{u.Name, yesNo(u.Admin), yesNo(u.Disabled), u.CreatedAt.Format(time.DateTime)})
+			}
+			c.table("NAME\tADMIN\tDISABLED\tCREATED", rows)
+			return nil
+		},
+	}
+	passwd := &cobra.Command{
+		Use:   "passwd NAME",
+		Short: "Set a user's password (read from standard input)",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			password, err := c.readSecret("password")
+			if err != nil {
+				return err
+			}
+			api, err := c.client(cmd.Context(), server)
+			if err != nil {
+				return err
+			}
+			if err := api.call(cmd.Context(), "PATCH", "/users/"+url.PathEscape(args[0]), map[string]any{"password": password}, nil); err != nil {
+				return fmt.Errorf("user passwd %s: %w", args[0], err)
+			}
+			fmt.Fprintf(c.stdout, "Changed the password of %s\n", args[0])
+			return nil
+		},
+	}
+	rm := &cobra.Command{
+		Use:   "rm NAME",
+		Short: "Delete a user",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			api, err := c.client(cmd.Context(), server)
+			if err != nil {
+				return err
+			}
+			if err := api.call(cmd.Context(), "DELETE", "/users/"+url.PathEscape(args[0]), nil, nil); err != nil {
+				return fmt.Errorf("user rm %s: %w", args[0], err)
+			}
+			fmt.Fprintf(c.stdout, "Deleted user %s\n", args[0])
+			return nil
+		},
+	}
+	for _, s := range []*cobra.Command{add, list, passwd, rm} {
+		serverFlag(s, &server)
+	}
+	return group("user", "Manage users on a running berth", add, list, passwd, rm)
+}
+
+func (c *cli) projectCmd() *cobra.Command {
+	var server, role string
+	var public, asGroup bool
+	create := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a project (private unless --public)",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			api, err := c.client(cmd.Context(), server)
+			if err != nil {
+				return err
+			}
+			if err := api.call(cmd.Context(), "POST", "/projects", map[string]any{"name": args[0], "public": public}, nil); err != nil {
+				return fmt.Errorf("project create %s: %w", args[0], err)
+			}
+			fmt.Fprintf(c.stdout, "Created project %s (%s)\n", args[0], map[bool]string{true: "public", false: "private"}[public])
+			return nil
+		},
+	}
+	create.Flags().BoolVar(&public, "public", false, "anyone may pull, even without logging in")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the projects you may see",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			api, err := c.client(cmd.Context(), server)
+			if err != nil {
+				return err
+			}
+			var ps []struct {
+				Name, Role string
+				Public     bool
+			}
+			if err := api.call(cmd.Context(), "GET", "/projects", nil, &ps); err != nil {
+				return fmt.Errorf("project list: %w", err)
+			}
+			var rows [][]string
+			for _, p := range ps {
+				rows = append(rows, []string{p.Name, map[bool]string{true: "public", false: "private"}[p.Public], p.Role})
+			}
+			c.table("NAME\tVISIBILITY\tYOUR ROLE", rows)
+			return nil
+		},
+	}
+	rm := &cobra.Command{
+		Use:   "rm NAME",
+		Short: "Delete an empty project",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			api, err := c.client(cmd.Context(), server)
+			if err != nil {
+				return err
+			}
+			if err := api.call(cmd.Context(), "DELETE", "/projects/"+url.PathEscape(args[0]), nil, nil); err != nil {
+				return fmt.Errorf("project rm %s: %w", args[0], err)
+			}
+			fmt.Fprintf(c.stdout, "Deleted project %s\n", args[0])
+			return nil
+		},
+	}
+	kind := func() string {
+		if asGroup {
+			return "group"
+		}
+		return "user"
+	}
+	memberAdd := &cobra.Command{
+		Use:   "add PROJECT NAME --role ROLE",
+		Short: "Give a user (or --group) a role in a project: admin, maintainer, developer, guest, limited-guest",
+		Args:  exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if role == "" {
+				return usageError{errors.New("member add: --role is required")}
+			}
+			api, err := c.client(cmd.Context(), server)
+			if err != nil {
+				return err
+			}
+			path := "/projects/" + url.PathEscape(args[0]) + "/members/" + kind() + "/" + url.PathEscape(args[1])
+			if err := api.call(cmd.Context(), "PUT", path, map[string]any{"role": role}, nil); err != nil {
+				return fmt.Errorf("member add: %w", err)
+			}
+			fmt.Fprintf(c.stdout, "%s %s is %s of %s\n", kind(), args[1], role, args[0])
+			return nil
+		},
+	}
+	memberAdd.Flags().StringVar(&role, "role", "", "admin, maintainer, developer, guest or limited-guest")
+	memberRm := &cobra.Command{
+		Use:   "rm PROJECT NAME",
+		Short: "Take a user (or --group) out of a project",
+		Args:  exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			api, err := c.client(cmd.Context(), server)
+			if err != nil {
+				return err
+			}
+			path := "/projects/" + url.PathEscape(args[0]) + "/members/" + kind() + "/" + url.PathEscape(args[1])
+			if err := api.call(cmd.Context(), "DELETE", path, nil, nil); err != nil {
+				return fmt.Errorf("member rm: %w", err)
+			}
+			fmt.Fprintf(c.stdout, "Removed %s %s from %s\n", kind(), args[1], args[0])
+			return nil
+		},
+	}
+	for _, s := range []*cobra.Command{memberAdd, memberRm} {
+		s.Flags().BoolVar(&asGroup, "group", false, "NAME is a directory group")
+	}
+	for _, s := range []*cobra.Command{create, list, rm, memberAdd, memberRm} {
+		serverFlag(s, &server)
+	}
+	return group("project", "Manage projects and their members on a running berth", create, list, rm,
+		group("member", "Manage the members of a project", memberAdd, memberRm))
+}
+
+// robotPath splits "project/name" (a project robot) or "name" (a system
+// robot) into its API path.
+func robotPath(arg string) (base, name string) {
+	if p, n, ok := strings.Cut(arg, "/"); ok {
+		return "/projects/" + url.PathEscape(p) + "/robots", n
+	}
+	return "/robots", arg
+}
+
+func (c *cli) robotCmd() *cobra.Command {
+	var server, description string
+	var perms []string
+	var expires time.Duration
+	create := &cobra.Command{
+		Use:   "create [PROJECT/]NAME --permission PATTERN:ACTIONS ...",
+		Short: "Create a robot account; its secret is shown once",
+		Long: "Create a robot account: PROJECT/NAME makes robot$PROJECT+NAME, confined to the\n" +
+			"project's repositories; NAME alone a system robot robot$NAME (system admins only).\n" +
+			"Each --permission is a repository pattern (docs/patterns.md) and actions, e.g.\n" +
+			"--permission 'team/**:pull,push'.",
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			base, name := robotPath(args[0])
+			var ps []map[string]any
+			for _, p := range perms {
+				pat, acts, ok := strings.Cut(p, ":")
+				if !ok || pat == "" || acts == "" {
+					return usageError{fmt.Errorf("robot create: --permission %q: want PATTERN:ACTIONS, like 'team/**:pull,push'", p)}
+				}
+				ps = append(ps, map[string]any{"repositories": pat, "actions": strings.Split(acts, ",")})
+			}
+			if len(ps) == 0 {
+				return usageError{errors.New("robot create: at least one --permission is required")}
+			}
+			in := map[string]any{"name": name, "description": description, "permissions": ps}
+			if expires > 0 {
+				in["expires_at"] = time.Now().Add(expires).UTC().Format(time.RFC3339)
+			}
+			api, err := c.client(cmd.Context(), server)
+			if err != nil {
+				return err
+			}
+			var out struct{ Name, Secret string }
+			if err := api.call(cmd.Context(), "POST", base, in, &out); err != nil {
+				return fmt.Errorf("robot create %s: %w", args[0], err)
+			}
+			fmt.Fprintf(c.stdout, "Created robot %s\nSecret (shown once): %s\n", out.Name, out.Secret)
+			return nil
+		},
+	}
+	create.Flags().StringArrayVar(&perms, "permission", nil, "PATTERN:ACTIONS, repeatable")
+	create.Flags().StringVar(&description, "description", "", "what the robot is for")
+	create.Flags().DurationVar(&expires, "expires", 0, "lifetime, like 720h (0 = never expires)")
+	list := &cobra.Command{
+		Use:   "list [PROJECT]",
+		Short: "List the robots of a project, or the system robots",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			base := "/robots"
+			if len(args) == 1 {
+				base = "/projects/" + url.PathEscape(args[0]) + "/robots"
+			}
+			api, err := c.client(cmd.Context(), server)
+			if err != nil {
+				return err
+			}
+			var rs []struct {
+				Name, Description string
+				Disabled          bool
+				ExpiresAt         *time.Time `json:"expires_at"`
+				Permissions       []struct {
+					Repositories string
+					Actions      []string
+				}
+			}
+			if err := api.call(cmd.Context(), "GET", base, nil, &rs); err != nil {
+				return fmt.Errorf("robot list: %w", err)
+			}
+			var rows [][]string
+			for _, r := range rs {
+				var ps []string
+				for _, p := range r.Permissions {
+					ps = append(ps, p.Repositories+":"+strings.Join(p.Actions, ","))
+				}
+				exp := "never"
+				if r.ExpiresAt != nil {
+					exp = r.ExpiresAt.Format(time.DateTime)
+				}
+				rows = append(rows, []string{r.Name, strings.Join(ps, " "), exp, yesNo(r.Disabled), r.Description})
+			}
+			c.table("NAME\tPERMISSIONS\tEXPIRES\tDISABLED\tDESCRIPTION", rows)
+			return nil
+		},
+	}
+	rm := &cobra.Command{
+		Use:   "rm [PROJECT/]NAME",
+		Short: "Delete a robot account",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			base, name := robotPath(args[0])
+			api, err := c.client(cmd.Context(), server)
+			if err != nil {
+				return err
+			}
+			if err := api.call(cmd.Context(), "DELETE", base+"/"+url.PathEscape(name), nil, nil); err != nil {
+				return fmt.Errorf("robot rm %s: %w", args[0], err)
+			}
+			fmt.Fprintf(c.stdout, "Deleted robot %s\n", args[0])
+			return nil
+		},
+	}
+	for _, s := range []*cobra.Command{create, list, rm} {
+		serverFlag(s, &server)
+	}
+	return group("robot", "Manage robot accounts on a running berth", create, list, rm)
+}

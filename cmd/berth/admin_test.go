@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/berth-registry/berth/internal/app"
+	"github.com/berth-registry/berth/internal/config"
+)
+
+const cliAdminPassword = "cli-admin-secret"
+
+// adminCLI runs the CLI in-process with a private HOME and stdin.
+func adminCLI(t *testing.T, home, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	c := &cli{env: []string{"HOME=" + home}, stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb}
+	code := c.run(context.Background(), args)
+	return code, out.String(), errb.String()
+}
+
+func TestAdminCommands(t *testing.T) {
+	cfg := config.Default()
+	cfg.Storage.Path = t.TempDir()
+	cfg.Auth.AdminPassword = cliAdminPassword
+	a, err := app.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	defer func() { srv.Close(); a.Close() }()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	home := t.TempDir()
+
+	steps := []struct {
+		name     string
+		stdin    string
+		args     []string
+		wantCode int
+		wantOut  string // regexp
+		wantErr  string // substring
+	}{
+		{"no login yet", "", []string{"user", "list"}, 1, "", "not logged in: run `berth login SERVER` first"},
+		{"wrong password", "nope\n", []string{"login", host, "-u", "admin", "--password-stdin"}, 1, "", "login failed"},
+		{"login", cliAdminPassword + "\n", []string{"login", host, "-u", "admin", "--password-stdin"}, 0, `Logged in to http://` + regexp.QuoteMeta(host) + ` as admin`, ""},
+		{"user add with a password", "alice-password\n", []string{"user", "add", "alice", "--password-stdin"}, 0, "Created user alice", ""},
+		{"user add, generated password", "", []string{"user", "add", "bob"}, 0, `(?s)Created user bob.*Password \(shown once\): [A-Za-z0-9]{20}`, ""},
+		{"user add, name taken", "x-password\n", []string{"user", "add", "alice", "--password-stdin"}, 1, "", "conflict"},
+		{"user list", "", []string{"user", "list"}, 0, `(?m)^admin\s+yes\s+no.*\n^alice\s+no\s+no.*\n^bob\s+no\s+no`, ""},
+		{"project create", "", []string{"project", "create", "apps"}, 0, `Created project apps \(private\)`, ""},
+		{"member add without a role", "", []string{"project", "member", "add", "apps", "alice"}, 1, "", "--role is required"},
+		{"member add", "", []string{"project", "member", "add", "apps", "alice", "--role", "developer"}, 0, "user alice is developer of apps", ""},
+		{"member add, unknown role", "", []string{"project", "member", "add", "apps", "bob", "--role", "owner"}, 1, "", "invalid"},
+		{"project list", "", []string{"project", "list"}, 0, `(?m)^apps\s+private\s+admin\n^library\s+public`, ""},
+		{"robot create, bad permission", "", []string{"robot", "create", "apps/ci", "--permission", "apps/**"}, 1, "", "want PATTERN:ACTIONS"},
+		{"robot create", "", []string{"robot", "create", "apps/ci", "--permission", "apps/**:pull,push", "--expires", "720h"}, 0, `(?s)Created robot robot\$apps\+ci.*Secret \(shown once\): \S{40}`, ""},
+		{"robot list", "", []string{"robot", "list", "apps"}, 0, `robot\$apps\+ci\s+apps/\*\*:pull,push\s+\d{4}-`, ""},
+		{"user passwd", "alice-new-password\n", []string{"user", "passwd", "alice"}, 0, "Changed the password of alice", ""},
+		{"robot rm", "", []string{"robot", "rm", "apps/ci"}, 0, "Deleted robot apps/ci", ""},
+		{"user rm", "", []string{"user", "rm", "bob"}, 0, "Deleted user bob", ""},
+		{"another server than the login's", "", []string{"user", "list", "--server", "127.0.0.1:1"}, 1, "", "not logged in to http://127.0.0.1:1"},
+	}
+	for _, s := range steps {
+		code, out, errOut := adminCLI(t, home, s.stdin, s.args...)
+		if code != s.wantCode || (s.wantOut != "" && !regexp.MustCompile(s.wantOut).MatchString(out)) || !strings.Contains(errOut, s.wantErr) {
+			t.Fatalf("%s: berth %s = %d\nstdout: %s\nstderr: %s", s.name, strings.Join(s.args, " "), code, out, errOut)
+		}
+	}
+
+	// The login file keeps a refresh token, never the password.
+	b, err := os.ReadFile(filepath.Join(home, ".config", "berth", "login.json"))
+	if err != nil || strings.Contains(string(b), cliAdminPassword) || !strings.Contains(string(b), "refresh_token") {
+		t.Fatalf("login file = %s, %v", b, err)
+	}
+	if st, err := os.Stat(filepath.Join(home, ".config", "berth", "login.json")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("login file mode = %v, %v", st.Mode(), err)
+	}
+	// What the commands did is real: alice, developer of apps, pushes with
+	// her new password.
+	img, _ := random.Image(512, 1)
+	ref, _ := name.ParseReference(host + "/apps/web:v1")
+	if err := remote.Write(ref, img, remote.WithAuth(&authn.Basic{Username: "alice", Password: "alice-new-password"})); err != nil {
+		t.Fatalf("alice's push: %v", err)
+	}
+}
