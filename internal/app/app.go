@@ -2,11 +2,13 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/berth-registry/berth/internal/api"
@@ -16,6 +18,7 @@ import (
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/tlscert"
 )
 
 // App is a running berth: drivers, services and the HTTP handler, built from
@@ -27,6 +30,7 @@ type App struct {
 	meta    meta.Store
 	svc     *registry.Service
 	handler http.Handler
+	tls     *tlscert.Reloader // nil: plain HTTP
 }
 
 // New builds the application: opens the stores (running metadata
@@ -73,7 +77,18 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	}
 	mux.Handle("/v2/", v2)
 	mux.Handle("/v2", v2)
-	a := &App{cfg: cfg, log: log, blobs: blobs, meta: md, svc: svc, handler: mux}
+	edge, err := edgeOptions(cfg)
+	if err != nil {
+		_ = md.Close()
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, blobs: blobs, meta: md, svc: svc, handler: httpapi.Edge(mux, edge, log)}
+	if cfg.HTTP.TLS.Certificate != "" {
+		if a.tls, err = tlscert.New(cfg.HTTP.TLS.Certificate, cfg.HTTP.TLS.Key, log); err != nil {
+			_ = md.Close()
+			return nil, err
+		}
+	}
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
 	return a, nil
@@ -112,6 +127,9 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
 	}
+	if a.tls != nil {
+		ln = tls.NewListener(ln, a.tls.Config())
+	}
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	go a.purgeLoop(bg)
@@ -119,7 +137,7 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	a.log.Info("berth listening", "addr", ln.Addr().String(), "data", a.cfg.Storage.Path)
+	a.log.Info("berth listening", "addr", ln.Addr().String(), "tls", a.tls != nil, "data", a.cfg.Storage.Path)
 	select {
 	case err := <-errc:
 		return err
@@ -157,4 +175,23 @@ func (a *App) purgeLoop(ctx context.Context) {
 // Close releases the stores.
 func (a *App) Close() error {
 	return a.meta.Close()
+}
+
+// edgeOptions reads the network settings (already validated).
+func edgeOptions(cfg config.Config) (httpapi.EdgeOptions, error) {
+	var o httpapi.EdgeOptions
+	for _, l := range []struct {
+		key  string
+		in   []string
+		into *[]netip.Prefix
+	}{{"http.trusted_proxies", cfg.HTTP.TrustedProxies, &o.TrustedProxies}, {"http.allow", cfg.HTTP.Allow, &o.Allow}, {"http.push_allow", cfg.HTTP.PushAllow, &o.PushAllow}} {
+		for _, s := range l.in {
+			p, err := config.ParsePrefix(s)
+			if err != nil {
+				return o, fmt.Errorf("%s: %q: %w", l.key, s, err)
+			}
+			*l.into = append(*l.into, p)
+		}
+	}
+	return o, nil
 }

@@ -19,6 +19,7 @@ var layers = []struct {
 	{"internal/errcode", 0},
 	{"internal/oci", 0},
 	{"internal/config", 0},
+	{"internal/tlscert", 0},
 	{"internal/auth/pattern", 0},
 	{"internal/auth/htpasswd", 0},
 	{"internal/blob", 1},

@@ -28,7 +28,19 @@ type HTTP struct {
 	// DebugAddr serves Go's pprof profiles when set.
 	DebugAddr string `yaml:"debug_addr" key:"http.debug_addr" desc:"Listen address of the pprof debug server (empty = off); keep it on loopback."`
 	// ExternalURL is how clients reach berth (behind a proxy).
-	ExternalURL string `yaml:"external_url" key:"http.external_url" desc:"URL clients reach berth at, like https://registry.example.com (empty: the scheme and host of each request); used for the token realm."`
+	ExternalURL string `yaml:"external_url" key:"http.external_url" desc:"URL clients reach berth at, like https://registry.example.com (empty: the scheme and host of each request); used for the token realm and upload locations."`
+	// TrustedProxies may set X-Forwarded-Proto and X-Forwarded-Host.
+	TrustedProxies []string `yaml:"trusted_proxies" key:"http.trusted_proxies" desc:"Addresses or CIDRs of reverse proxies whose X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-For berth believes (empty: none)."`
+	// Allow and PushAllow restrict clients by network.
+	Allow     []string `yaml:"allow" key:"http.allow" desc:"CIDRs of the clients that may use the registry at all (empty: everyone)."`
+	PushAllow []string `yaml:"push_allow" key:"http.push_allow" desc:"CIDRs of the clients that may push, tag or delete (empty: everyone http.allow lets in)."`
+	TLS       TLS      `yaml:"tls"`
+}
+
+// TLS serves HTTPS with a certificate from files, reloaded when they change.
+type TLS struct {
+	Certificate string `yaml:"certificate" key:"http.tls.certificate" desc:"PEM certificate (chain) file; with http.tls.key, berth serves HTTPS (TLS 1.2 or newer) and reloads the pair when the files change."`
+	Key         string `yaml:"key" key:"http.tls.key" desc:"PEM private key file of http.tls.certificate."`
 }
 
 type Storage struct {
@@ -96,7 +108,23 @@ type Auth struct {
 	// CredentialCacheTTL is how long a verified password is remembered.
 	CredentialCacheTTL time.Duration `yaml:"credential_cache_ttl" key:"auth.credential_cache_ttl" desc:"How long verified Basic credentials are remembered, so a pull does not pay a bcrypt per request (a password change or a disabled account takes up to this long to bite)."`
 	Htpasswd           Htpasswd      `yaml:"htpasswd"`
+	LDAP               LDAP          `yaml:"ldap"`
 	Token              Token         `yaml:"token"`
+}
+
+// LDAP authenticates users against a directory (search, then bind).
+type LDAP struct {
+	URL            string        `yaml:"url" key:"auth.ldap.url" desc:"Directory server, ldap://host:389 or ldaps://host:636 (empty: no LDAP)."`
+	StartTLS       bool          `yaml:"start_tls" key:"auth.ldap.start_tls" desc:"Upgrade an ldap:// connection with StartTLS."`
+	CAFile         string        `yaml:"ca_file" key:"auth.ldap.ca_file" desc:"PEM CA bundle to verify the directory's certificate (empty: the system's)."`
+	BindDN         string        `yaml:"bind_dn" key:"auth.ldap.bind_dn" desc:"DN berth binds as to search for users (empty: anonymous search)."`
+	BindPassword   string        `yaml:"bind_password" key:"auth.ldap.bind_password" desc:"Password of auth.ldap.bind_dn."`
+	UserBase       string        `yaml:"user_base" key:"auth.ldap.user_base" desc:"Where users are searched, like ou=people,dc=example,dc=org."`
+	UserFilter     string        `yaml:"user_filter" key:"auth.ldap.user_filter" desc:"Filter finding a user; {username} is replaced by the escaped login name."`
+	GroupBase      string        `yaml:"group_base" key:"auth.ldap.group_base" desc:"Where groups are searched (empty: no groups)."`
+	GroupFilter    string        `yaml:"group_filter" key:"auth.ldap.group_filter" desc:"Filter finding a user's groups; {dn} is the user's DN, {username} the login name."`
+	GroupAttribute string        `yaml:"group_attribute" key:"auth.ldap.group_attribute" desc:"Attribute of a group entry that names it (the name project memberships use)."`
+	RequestTimeout time.Duration `yaml:"timeout" key:"auth.ldap.timeout" desc:"Timeout of each directory operation."`
 }
 
 // Htpasswd is an htpasswd file of extra users (bcrypt entries only).
@@ -142,6 +170,10 @@ func Default() Config {
 			Mode:               "local",
 			CredentialCacheTTL: time.Minute,
 			Token:              Token{Issuer: "berth", Service: "berth", TTL: 5 * time.Minute, RefreshTTL: 30 * 24 * time.Hour},
+			LDAP: LDAP{
+				UserFilter: "(&(objectClass=person)(uid={username}))", GroupFilter: "(&(objectClass=groupOfNames)(member={dn}))",
+				GroupAttribute: "cn", RequestTimeout: 10 * time.Second,
+			},
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}

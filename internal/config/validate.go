@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
+	"os"
 	"reflect"
 	"slices"
 	"strconv"
@@ -65,7 +67,48 @@ func (c Config) Validate() error {
 			v.bad("http.external_url", "must be an http:// or https:// URL with a host and no query, like https://registry.example.com (got %q)", c.HTTP.ExternalURL)
 		}
 	}
+	if (c.HTTP.TLS.Certificate == "") != (c.HTTP.TLS.Key == "") {
+		v.bad("http.tls.certificate", "http.tls.certificate and http.tls.key go together: set both or neither")
+	}
+	for _, f := range []struct{ key, path string }{{"http.tls.certificate", c.HTTP.TLS.Certificate}, {"http.tls.key", c.HTTP.TLS.Key}} {
+		if f.path != "" {
+			if _, err := os.Stat(f.path); err != nil {
+				v.bad(f.key, "cannot read %s: %v", f.path, err)
+			}
+		}
+	}
+	for _, l := range []struct {
+		key   string
+		items []string
+	}{{"http.trusted_proxies", c.HTTP.TrustedProxies}, {"http.allow", c.HTTP.Allow}, {"http.push_allow", c.HTTP.PushAllow}} {
+		for _, it := range l.items {
+			if _, err := ParsePrefix(it); err != nil {
+				v.bad(l.key, "%q is not an IP address or CIDR, like 10.0.0.0/8 or 192.0.2.7", it)
+			}
+		}
+	}
 	v.oneOf("auth.mode", c.Auth.Mode, "local", "none")
+	if l := c.Auth.LDAP; l.URL != "" {
+		u, err := url.Parse(l.URL)
+		switch {
+		case err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Host == "":
+			v.bad("auth.ldap.url", "must be ldap://host[:port] or ldaps://host[:port] (got %q)", l.URL)
+		case l.StartTLS && u.Scheme == "ldaps":
+			v.bad("auth.ldap.start_tls", "is for ldap:// URLs; ldaps:// is TLS already")
+		}
+		if l.UserBase == "" {
+			v.bad("auth.ldap.user_base", "must be set when auth.ldap.url is")
+		}
+		if !strings.Contains(l.UserFilter, "{username}") {
+			v.bad("auth.ldap.user_filter", "must contain {username} (got %q)", l.UserFilter)
+		}
+		if l.GroupBase != "" && !strings.Contains(l.GroupFilter, "{dn}") && !strings.Contains(l.GroupFilter, "{username}") {
+			v.bad("auth.ldap.group_filter", "must contain {dn} or {username} (got %q)", l.GroupFilter)
+		}
+		if l.GroupBase != "" && l.GroupAttribute == "" {
+			v.bad("auth.ldap.group_attribute", "must be set when auth.ldap.group_base is")
+		}
+	}
 	if c.Auth.Mode == "local" {
 		if c.Auth.Token.Issuer == "" {
 			v.bad("auth.token.issuer", "must not be empty")
@@ -146,4 +189,16 @@ func checkHostPort(addr string) error {
 		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
 	}
 	return nil
+}
+
+// ParsePrefix reads a CIDR, or a bare IP address as a one-address prefix.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }

@@ -15,6 +15,41 @@ func TestValidate(t *testing.T) {
 		{name: "port only", edit: func(c *Config) { c.HTTP.Addr = ":5000" }},
 		{name: "ipv6 and port 0", edit: func(c *Config) { c.HTTP.Addr = "[::1]:0" }},
 		{name: "no size limit", edit: func(c *Config) { c.Storage.MaxBlobSize = 0 }},
+		{name: "networks and proxies", edit: func(c *Config) {
+			c.HTTP.TrustedProxies = []string{"10.0.0.1", "fd00::/8"}
+			c.HTTP.Allow = []string{"192.0.2.0/24"}
+			c.HTTP.PushAllow = []string{"192.0.2.7"}
+		}},
+		{name: "ldap with groups", edit: func(c *Config) {
+			c.Auth.LDAP.URL = "ldap://127.0.0.1:389"
+			c.Auth.LDAP.StartTLS = true
+			c.Auth.LDAP.UserBase = "ou=people,dc=example,dc=org"
+			c.Auth.LDAP.GroupBase = "ou=groups,dc=example,dc=org"
+		}},
+		{
+			name: "access settings",
+			edit: func(c *Config) {
+				c.HTTP.ExternalURL = "registry.example.com"
+				c.HTTP.TLS.Certificate = "/nonexistent/tls.crt"
+				c.HTTP.TrustedProxies = []string{"10.0.0.0/33"}
+				c.HTTP.PushAllow = []string{"office"}
+				c.Auth.Mode = "open"
+				c.Auth.LDAP.URL = "ldaps://dir.example.org"
+				c.Auth.LDAP.StartTLS = true
+				c.Auth.LDAP.UserFilter = "(uid=%s)"
+			},
+			want: []string{
+				`http.external_url: must be an http:// or https:// URL`,
+				`http.trusted_proxies: "10.0.0.0/33" is not an IP address or CIDR`,
+				`http.push_allow: "office" is not an IP address or CIDR`,
+				`http.tls.certificate: http.tls.certificate and http.tls.key go together`,
+				`http.tls.certificate: cannot read /nonexistent/tls.crt`,
+				`auth.mode: must be one of "local", "none" (got "open")`,
+				`auth.ldap.start_tls: is for ldap:// URLs`,
+				`auth.ldap.user_base: must be set when auth.ldap.url is`,
+				`auth.ldap.user_filter: must contain {username}`,
+			},
+		},
 		{
 			name: "version",
 			edit: func(c *Config) { c.Version = 2 },

@@ -146,16 +146,25 @@ func (a *API) challenge(r *http.Request, ch *auth.ChallengeError) string {
 }
 
 // baseURL is the URL clients reach berth at: http.external_url when set,
-// otherwise the request's own scheme and host.
+// otherwise the request's scheme and host as a trusted proxy forwarded
+// them, otherwise the request's own.
 func (a *API) baseURL(r *http.Request) string {
 	if a.externalURL != "" {
 		return a.externalURL
 	}
-	scheme := "http"
+	scheme, host := "http", r.Host
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host
+	if fw, ok := r.Context().Value(forwardedKey).(forwarded); ok {
+		if fw.scheme != "" {
+			scheme = fw.scheme
+		}
+		if fw.host != "" {
+			host = fw.host
+		}
+	}
+	return scheme + "://" + host
 }
 
 // mountCandidates bounds how many repositories holding a blob an automatic
