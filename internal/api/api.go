@@ -23,14 +23,16 @@ const maxBody = 1 << 20
 
 // API serves the management API.
 type API struct {
-	auth *auth.Service
-	log  *slog.Logger
-	mux  *http.ServeMux
+	auth       *auth.Service
+	log        *slog.Logger
+	mux        *http.ServeMux
+	clientAddr func(*http.Request) string
 }
 
 // New returns the management API over the access-control service.
-func New(a *auth.Service, log *slog.Logger) *API {
-	x := &API{auth: a, log: log, mux: http.NewServeMux()}
+// clientAddr tells the client's address (behind trusted proxies too).
+func New(a *auth.Service, log *slog.Logger, clientAddr func(*http.Request) string) *API {
+	x := &API{auth: a, log: log, mux: http.NewServeMux(), clientAddr: clientAddr}
 	x.routes()
 	return x
 }
@@ -40,7 +42,11 @@ type handler func(ctx context.Context, actor auth.Identity, r *http.Request) (st
 func (x *API) handle(pattern string, h handler) {
 	x.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		actor, err := x.auth.Authenticate(r.Context(), credentials(r))
+		cr := credentials(r)
+		if x.clientAddr != nil {
+			cr.Addr = x.clientAddr(r)
+		}
+		actor, err := x.auth.Authenticate(r.Context(), cr)
 		if err != nil {
 			x.writeError(w, r, auth.Anonymous, err)
 			return
@@ -91,7 +97,11 @@ func (x *API) writeError(w http.ResponseWriter, r *http.Request, actor auth.Iden
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	var mbe *http.MaxBytesError
+	var th *auth.ThrottledError
 	switch {
+	case errors.As(err, &th):
+		status, code, msg = http.StatusTooManyRequests, "TOOMANYREQUESTS", th.Error()
+		w.Header().Set("Retry-After", fmt.Sprint(max(int(th.RetryAfter.Round(time.Second)/time.Second), 1)))
 	case errors.Is(err, auth.ErrDenied) && actor.IsAnonymous(),
 		errors.Is(err, auth.ErrBadCredentials), errors.Is(err, auth.ErrInvalidToken), errors.Is(err, auth.ErrAccountDisabled):
 		status, code, msg = http.StatusUnauthorized, "UNAUTHORIZED", "authentication required"

@@ -31,6 +31,10 @@ func openAccess(ctx context.Context, cfg config.Config, md meta.Store, log *slog
 		CredentialCacheTTL: cfg.Auth.CredentialCacheTTL,
 		AutoCreateProjects: cfg.Projects.AutoCreate,
 		External:           external,
+		Throttle: auth.Throttle{
+			Failures: cfg.Auth.Throttle.Failures, AddressFactor: 5,
+			Window: cfg.Auth.Throttle.Window, Lockout: cfg.Auth.Throttle.Lockout,
+		},
 	})
 	if err != nil {
 		return nil, err

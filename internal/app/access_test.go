@@ -287,3 +287,36 @@ func matrixDo(t *testing.T, base, user, method, path string, body []byte) (int, 
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, b
 }
+
+func TestLoginThrottling(t *testing.T) {
+	_, base := newMatrixServer(t) // auth.throttle: 10 failures per user
+	wrong := func(path string) (int, http.Header) {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.SetBasicAuth("dev", "not-the-password")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header
+	}
+	for i := range 10 {
+		if code, _ := wrong("/v2/"); code != 401 {
+			t.Fatalf("failure %d answered %d, want 401", i+1, code)
+		}
+	}
+	for _, path := range []string{"/v2/", "/token?service=berth", "/api/v1/me"} {
+		code, hdr := wrong(path)
+		if code != 429 || hdr.Get("Retry-After") == "" {
+			t.Fatalf("%s after 10 failures = %d (Retry-After %q), want 429 with Retry-After", path, code, hdr.Get("Retry-After"))
+		}
+	}
+	// The right password is refused too while the user is blocked, but
+	// another user is not.
+	if status, _, _ := matrixDo(t, base, "dev", "GET", "/v2/", nil); status != 429 {
+		t.Fatalf("blocked user with the right password = %d, want 429", status)
+	}
+	if status, _, _ := matrixDo(t, base, "guest", "GET", "/v2/", nil); status != 200 {
+		t.Fatalf("another user = %d, want 200", status)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/api"
+	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/httpapi"
@@ -31,6 +32,7 @@ type App struct {
 	svc     *registry.Service
 	handler http.Handler
 	tls     *tlscert.Reloader // nil: plain HTTP
+	access  *auth.Service     // nil with auth.mode none
 }
 
 // New builds the application: opens the stores (running metadata
@@ -62,18 +64,19 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	}, log)
 	mux := http.NewServeMux()
 	v2 := httpapi.New(svc, log)
+	var access *auth.Service
 	switch cfg.Auth.Mode {
 	case "none":
 		log.Warn("auth.mode is none: anyone who can reach berth may push, pull and delete; use it for local experiments only")
 	default:
-		access, err := openAccess(ctx, cfg, md, log)
+		access, err = openAccess(ctx, cfg, md, log)
 		if err != nil {
 			_ = md.Close()
 			return nil, err
 		}
 		v2.WithAccess(access, cfg.HTTP.ExternalURL)
 		mux.HandleFunc("/token", v2.ServeToken)
-		mux.Handle(api.Prefix+"/", api.New(access, log))
+		mux.Handle(api.Prefix+"/", api.New(access, log, func(r *http.Request) string { return httpapi.ClientAddr(r).String() }))
 	}
 	mux.Handle("/v2/", v2)
 	mux.Handle("/v2", v2)
@@ -82,7 +85,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		_ = md.Close()
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, blobs: blobs, meta: md, svc: svc, handler: httpapi.Edge(mux, edge, log)}
+	a := &App{cfg: cfg, log: log, blobs: blobs, meta: md, svc: svc, handler: httpapi.Edge(mux, edge, log), access: access}
 	if cfg.HTTP.TLS.Certificate != "" {
 		if a.tls, err = tlscert.New(cfg.HTTP.TLS.Certificate, cfg.HTTP.TLS.Key, log); err != nil {
 			_ = md.Close()
@@ -133,6 +136,7 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	go a.purgeLoop(bg)
+	go a.throttlePurgeLoop(bg)
 	go a.serveDebug(bg)
 
 	errc := make(chan error, 1)
@@ -168,6 +172,17 @@ func (a *App) purgeLoop(ctx context.Context) {
 		if n > 0 {
 			a.log.Info("purged abandoned uploads", "count", n)
 		}
+		return err
+	})
+}
+
+// throttlePurgeLoop removes failed-login records that no longer count.
+func (a *App) throttlePurgeLoop(ctx context.Context) {
+	if a.access == nil || a.cfg.Auth.Throttle.Failures == 0 {
+		return
+	}
+	jobs.New(a.meta, a.log).Every(ctx, "purge-login-throttles", a.cfg.Auth.Throttle.Window, func(ctx context.Context) error {
+		_, err := a.access.Authn.PurgeThrottles(ctx, time.Now())
 		return err
 	})
 }

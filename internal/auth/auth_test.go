@@ -496,3 +496,58 @@ func TestBootstrap(t *testing.T) {
 		t.Fatalf("the second password works: %v", err)
 	}
 }
+
+func TestThrottle(t *testing.T) {
+	f := newFixture(t, false)
+	ctx := t.Context()
+	a := NewAuthenticator(f.store, time.Minute)
+	a.SetThrottle(Throttle{Failures: 3, AddressFactor: 2, Window: time.Minute, Lockout: 30 * time.Second})
+	clock := time.Unix(1800000000, 0)
+	a.now = func() time.Time { return clock }
+	var th *ThrottledError
+	try := func(user, pw, addr string) error {
+		_, err := a.PasswordFrom(ctx, user, pw, addr)
+		return err
+	}
+	steps := []struct {
+		name          string
+		user, pw, ip  string
+		advance       time.Duration
+		wantThrottled bool
+		wantErr       error
+	}{
+		{"first failure", "dev", "bad", "192.0.2.1", 0, false, ErrBadCredentials},
+		{"second failure", "dev", "bad", "192.0.2.1", 0, false, ErrBadCredentials},
+		{"third failure blocks the user", "dev", "bad", "192.0.2.2", 0, false, ErrBadCredentials},
+		{"even the right password is refused now", "dev", testPassword, "192.0.2.9", 0, true, nil},
+		{"another user from the same address is fine", "maint", testPassword, "192.0.2.1", 0, false, nil},
+		{"after the lockout the right password works", "dev", testPassword, "192.0.2.9", 31 * time.Second, false, nil},
+		{"failures of unknown names count per address too", "ghost1", "x", "198.51.100.1", 0, false, ErrBadCredentials},
+		{"…", "ghost2", "x", "198.51.100.1", 0, false, ErrBadCredentials},
+		{"……", "ghost3", "x", "198.51.100.1", 0, false, ErrBadCredentials},
+		{"………", "ghost4", "x", "198.51.100.1", 0, false, ErrBadCredentials},
+		{"………", "ghost5", "x", "198.51.100.1", 0, false, ErrBadCredentials},
+		{"the sixth from one address blocks the address", "ghost6", "x", "198.51.100.1", 0, false, ErrBadCredentials},
+		{"a valid user from that address is refused", "guest", testPassword, "198.51.100.1", 0, true, nil},
+		{"failures outside the window start a new count", "maint", "bad", "203.0.113.1", 0, false, ErrBadCredentials},
+		{"…", "maint", "bad", "203.0.113.1", 0, false, ErrBadCredentials},
+		{"a minute later", "maint", "bad", "203.0.113.1", 2 * time.Minute, false, ErrBadCredentials},
+		{"not blocked: the window restarted", "maint", testPassword, "203.0.113.1", 0, false, nil},
+	}
+	for _, s := range steps {
+		clock = clock.Add(s.advance)
+		err := try(s.user, s.pw, s.ip)
+		if s.wantThrottled {
+			if !errors.As(err, &th) || !errors.Is(err, ErrThrottled) || th.RetryAfter <= 0 {
+				t.Fatalf("%s: err = %v, want throttled", s.name, err)
+			}
+			continue
+		}
+		if !errors.Is(err, s.wantErr) && !(s.wantErr == nil && err == nil) {
+			t.Fatalf("%s: err = %v, want %v", s.name, err, s.wantErr)
+		}
+	}
+	if n, err := a.PurgeThrottles(ctx, clock.Add(time.Hour)); err != nil || n == 0 {
+		t.Fatalf("PurgeThrottles = %d, %v", n, err)
+	}
+}

@@ -37,6 +37,8 @@ type Authenticator struct {
 	external []PasswordChecker
 	cache    *credCache
 	dummy    []byte // a bcrypt hash compared against when there is no account
+	throttle Throttle
+	now      func() time.Time
 }
 
 // NewAuthenticator returns an Authenticator over the metadata store's users
@@ -47,24 +49,60 @@ func NewAuthenticator(store meta.Store, cacheTTL time.Duration, external ...Pass
 	if err != nil {
 		panic(err) // only fails for a password over 72 bytes
 	}
-	return &Authenticator{store: store, external: external, cache: newCredCache(cacheTTL), dummy: dummy}
+	return &Authenticator{store: store, external: external, cache: newCredCache(cacheTTL), dummy: dummy, now: time.Now}
 }
+
+// SetThrottle turns failed-login throttling on (th.Failures > 0).
+func (a *Authenticator) SetThrottle(th Throttle) { a.throttle = th }
 
 // Password authenticates a user name (or robot name) and password.
 func (a *Authenticator) Password(ctx context.Context, name, password string) (Identity, error) {
-	if name == "" || password == "" || len(password) > 72 {
-		return Identity{}, ErrBadCredentials
-	}
+	return a.PasswordFrom(ctx, name, password, "")
+}
+
+// PasswordFrom is Password for a client at addr (for throttling; "" when
+// unknown). A *ThrottledError refuses a user or address with too many
+// recent failures before the password is even looked at.
+func (a *Authenticator) PasswordFrom(ctx context.Context, name, password, addr string) (Identity, error) {
 	key := a.cache.key(name, password)
 	if id, ok := a.cache.get(key); ok {
 		return id, nil
 	}
-	id, err := a.check(ctx, name, password)
+	now := a.now()
+	pending := false
+	if a.throttle.on() {
+		wait, p, err := a.blocked(ctx, name, addr, now)
+		if err != nil {
+			return Identity{}, fmt.Errorf("auth: login throttle: %w", err)
+		}
+		if wait > 0 {
+			return Identity{}, &ThrottledError{RetryAfter: wait}
+		}
+		pending = p
+	}
+	id, err := a.verify(ctx, name, password)
+	if a.throttle.on() {
+		switch {
+		case errors.Is(err, ErrBadCredentials):
+			if rerr := a.recordFailure(ctx, name, addr, now); rerr != nil {
+				return Identity{}, fmt.Errorf("auth: login throttle: %w", rerr)
+			}
+		case err == nil && pending:
+			_ = a.clearFailures(ctx, name) // best effort: the window expires anyway
+		}
+	}
 	if err != nil {
 		return Identity{}, err
 	}
 	a.cache.put(key, id)
 	return id, nil
+}
+
+func (a *Authenticator) verify(ctx context.Context, name, password string) (Identity, error) {
+	if name == "" || password == "" || len(password) > 72 {
+		return Identity{}, ErrBadCredentials
+	}
+	return a.check(ctx, name, password)
 }
 
 // Forget drops every cached credential (after a password change, a

@@ -20,6 +20,7 @@ type Options struct {
 	CredentialCacheTTL time.Duration // how long verified passwords are remembered
 	AutoCreateProjects bool          // any user may create a project by pushing
 	External           []PasswordChecker
+	Throttle           Throttle // failed-login throttling (Failures 0: off)
 }
 
 // Service is authentication, tokens and authorization together: what the
@@ -38,9 +39,11 @@ func New(ctx context.Context, store meta.Store, o Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	authn := NewAuthenticator(store, o.CredentialCacheTTL, o.External...)
+	authn.SetThrottle(o.Throttle)
 	return &Service{
 		store:  store,
-		Authn:  NewAuthenticator(store, o.CredentialCacheTTL, o.External...),
+		Authn:  authn,
 		Tokens: tokens,
 		Authz:  NewAuthorizer(store, o.AutoCreateProjects),
 		opts:   o,
@@ -56,6 +59,8 @@ type Credentials struct {
 	Basic              bool
 	Username, Password string
 	Bearer             string
+	// Addr is the client's address (for login throttling; "" unknown).
+	Addr string
 }
 
 // Need is what a request needs. A zero Scope means any authenticated
@@ -107,7 +112,7 @@ func (s *Service) Check(ctx context.Context, cr Credentials, need Need) (Identit
 		id, granted = c.Identity(), c.Access
 	case cr.Basic:
 		var err error
-		if id, err = s.Authn.Password(ctx, cr.Username, cr.Password); err != nil {
+		if id, err = s.Authn.PasswordFrom(ctx, cr.Username, cr.Password, cr.Addr); err != nil {
 			if errors.Is(err, ErrBadCredentials) {
 				return Identity{}, &ChallengeError{Scope: scope, Err: err}
 			}
@@ -230,7 +235,7 @@ func (s *Service) tokenIdentity(ctx context.Context, req TokenRequest) (Identity
 	if !req.Credentials.Basic {
 		return Anonymous, time.Time{}, nil
 	}
-	id, err := s.Authn.Password(ctx, req.Credentials.Username, req.Credentials.Password)
+	id, err := s.Authn.PasswordFrom(ctx, req.Credentials.Username, req.Credentials.Password, req.Credentials.Addr)
 	if err != nil {
 		return Identity{}, time.Time{}, err
 	}
@@ -336,7 +341,7 @@ func (s *Service) Authenticate(ctx context.Context, cr Credentials) (Identity, e
 		id, _, err := s.current(ctx, c.Identity())
 		return id, err
 	case cr.Basic:
-		return s.Authn.Password(ctx, cr.Username, cr.Password)
+		return s.Authn.PasswordFrom(ctx, cr.Username, cr.Password, cr.Addr)
 	}
 	return Anonymous, nil
 }

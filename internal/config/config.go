@@ -110,6 +110,15 @@ type Auth struct {
 	Htpasswd           Htpasswd      `yaml:"htpasswd"`
 	LDAP               LDAP          `yaml:"ldap"`
 	Token              Token         `yaml:"token"`
+	Throttle           Throttle      `yaml:"throttle"`
+}
+
+// Throttle limits failed logins, cluster-wide (the counts are in the
+// metadata store).
+type Throttle struct {
+	Failures int           `yaml:"failures" key:"auth.throttle.failures" desc:"Failed logins of one user within auth.throttle.window before further attempts are refused with 429 for auth.throttle.lockout (five times as many from one address; 0 = no throttling)."`
+	Window   time.Duration `yaml:"window" key:"auth.throttle.window" desc:"Time over which failed logins are counted."`
+	Lockout  time.Duration `yaml:"lockout" key:"auth.throttle.lockout" desc:"How long a throttled user or address is refused."`
 }
 
 // LDAP authenticates users against a directory (search, then bind).
@@ -170,6 +179,7 @@ func Default() Config {
 			Mode:               "local",
 			CredentialCacheTTL: time.Minute,
 			Token:              Token{Issuer: "berth", Service: "berth", TTL: 5 * time.Minute, RefreshTTL: 30 * 24 * time.Hour},
+			Throttle:           Throttle{Failures: 10, Window: 5 * time.Minute, Lockout: time.Minute},
 			LDAP: LDAP{
 				UserFilter: "(&(objectClass=person)(uid={username}))", GroupFilter: "(&(objectClass=groupOfNames)(member={dn}))",
 				GroupAttribute: "cn", RequestTimeout: 10 * time.Second,

@@ -88,6 +88,9 @@ func (c Config) Validate() error {
 		}
 	}
 	v.oneOf("auth.mode", c.Auth.Mode, "local", "none")
+	if c.Auth.Throttle.Failures < 0 {
+		v.bad("auth.throttle.failures", "must not be negative (got %d; 0 turns throttling off)", c.Auth.Throttle.Failures)
+	}
 	if l := c.Auth.LDAP; l.URL != "" {
 		u, err := url.Parse(l.URL)
 		switch {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/errcode"
@@ -47,13 +49,14 @@ func credentialsFrom(ctx context.Context) auth.Credentials {
 // credentials reads the Authorization header.
 func credentials(r *http.Request) auth.Credentials {
 	h := r.Header.Get("Authorization")
+	addr := ClientAddr(r).String()
 	if tok, ok := cutPrefixFold(h, "Bearer "); ok {
-		return auth.Credentials{Bearer: strings.TrimSpace(tok)}
+		return auth.Credentials{Bearer: strings.TrimSpace(tok), Addr: addr}
 	}
 	if u, p, ok := r.BasicAuth(); ok {
-		return auth.Credentials{Basic: true, Username: u, Password: p}
+		return auth.Credentials{Basic: true, Username: u, Password: p, Addr: addr}
 	}
-	return auth.Credentials{}
+	return auth.Credentials{Addr: addr}
 }
 
 func cutPrefixFold(s, prefix string) (string, bool) {
@@ -110,8 +113,13 @@ func (a *API) authorize(r *http.Request, rt route) (*http.Request, error) {
 // accessError maps the Guard's refusals to the spec's errors, with the
 // Bearer challenge on a 401.
 func (a *API) accessError(r *http.Request, err error) error {
-	var ch *auth.ChallengeError
+	var (
+		ch *auth.ChallengeError
+		th *auth.ThrottledError
+	)
 	switch {
+	case errors.As(err, &th):
+		return throttled(th)
 	case errors.As(err, &ch):
 		e := errcode.Unauthorized.New()
 		if ch.Err != nil {
@@ -199,4 +207,10 @@ func (a *API) mount(r *http.Request, repo string, d digest.Digest, from string) 
 		}
 	}
 	return false, nil
+}
+
+// throttled is the 429 of a throttled login, with Retry-After.
+func throttled(th *auth.ThrottledError) error {
+	secs := int(th.RetryAfter.Round(time.Second) / time.Second)
+	return errcode.TooManyRequests.Errorf("%v", th).WithHeader("Retry-After", strconv.Itoa(max(secs, 1)))
 }

@@ -43,7 +43,7 @@ func tokenRequest(w http.ResponseWriter, r *http.Request) (auth.TokenRequest, er
 		q := r.URL.Query()
 		req := auth.TokenRequest{Offline: q.Get("offline_token") == "true"}
 		if u, p, ok := r.BasicAuth(); ok {
-			req.Credentials = auth.Credentials{Basic: true, Username: u, Password: p}
+			req.Credentials = auth.Credentials{Basic: true, Username: u, Password: p, Addr: ClientAddr(r).String()}
 		}
 		scopes, err := parseScopes(q["scope"])
 		req.Scopes = scopes
@@ -57,7 +57,7 @@ func tokenRequest(w http.ResponseWriter, r *http.Request) (auth.TokenRequest, er
 		req := auth.TokenRequest{Offline: f.Get("access_type") == "offline"}
 		switch gt := f.Get("grant_type"); gt {
 		case "password":
-			req.Credentials = auth.Credentials{Basic: true, Username: f.Get("username"), Password: f.Get("password")}
+			req.Credentials = auth.Credentials{Basic: true, Username: f.Get("username"), Password: f.Get("password"), Addr: ClientAddr(r).String()}
 		case "refresh_token":
 			req.RefreshToken = f.Get("refresh_token")
 			if req.RefreshToken == "" {
@@ -89,7 +89,10 @@ func parseScopes(raw []string) ([]auth.Scope, error) {
 }
 
 func (a *API) tokenError(err error) error {
+	var th *auth.ThrottledError
 	switch {
+	case errors.As(err, &th):
+		return throttled(th)
 	case errors.Is(err, auth.ErrBadCredentials), errors.Is(err, auth.ErrAccountDisabled), errors.Is(err, auth.ErrInvalidToken):
 		return errcode.Unauthorized.Errorf("%v", err)
 	}

@@ -150,3 +150,27 @@ type KeyWriter interface {
 	// DeleteSigningKey removes the key; ErrNotFound if there is none.
 	DeleteSigningKey(id string) error
 }
+
+// LoginThrottle is the failed-login record of one key ("user:<name>" or
+// "addr:<ip>"): failures since WindowStart, and a block until BlockedUntil.
+type LoginThrottle struct {
+	Key          string
+	Failures     int
+	WindowStart  time.Time
+	BlockedUntil time.Time
+}
+
+type ThrottleReader interface {
+	// LoginThrottle returns the record of key, or ErrNotFound.
+	LoginThrottle(key string) (LoginThrottle, error)
+}
+
+type ThrottleWriter interface {
+	// PutLoginThrottle saves the record (insert or replace).
+	PutLoginThrottle(t LoginThrottle) error
+	// DeleteLoginThrottle removes the record; no error if there is none.
+	DeleteLoginThrottle(key string) error
+	// DeleteLoginThrottlesBefore removes records whose window started and
+	// whose block ended before t.
+	DeleteLoginThrottlesBefore(t time.Time) (int, error)
+}

@@ -43,6 +43,7 @@ type Reader interface {
 	AccountReader
 	ProjectReader
 	KeyReader
+	ThrottleReader
 }
 
 // Tx is a read-write transaction.
@@ -58,6 +59,7 @@ type Tx interface {
 	AccountWriter
 	ProjectWriter
 	KeyWriter
+	ThrottleWriter
 }
 
 // Repository is one repository (an image name such as "library/alpine").

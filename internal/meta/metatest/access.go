@@ -310,6 +310,55 @@ var accessTests = []test{
 	}},
 }
 
+var throttleTests = []test{
+	{"login throttles: put, replace, read, delete, purge", func(t *testing.T, s meta.Store) {
+		t0 := time.Unix(1700000000, 0).UTC()
+		update(t, s, func(tx meta.Tx) error {
+			if err := tx.PutLoginThrottle(meta.LoginThrottle{Key: "user:a", Failures: 2, WindowStart: t0}); err != nil {
+				return err
+			}
+			if err := tx.PutLoginThrottle(meta.LoginThrottle{Key: "user:a", Failures: 3, WindowStart: t0, BlockedUntil: t0.Add(time.Minute)}); err != nil {
+				return err
+			}
+			return tx.PutLoginThrottle(meta.LoginThrottle{Key: "addr:192.0.2.1", Failures: 1, WindowStart: t0.Add(time.Hour)})
+		})
+		view(t, s, func(r meta.Reader) error {
+			lt, err := r.LoginThrottle("user:a")
+			if err != nil {
+				return err
+			}
+			if lt.Failures != 3 || !lt.WindowStart.Equal(t0) || !lt.BlockedUntil.Equal(t0.Add(time.Minute)) {
+				t.Errorf("LoginThrottle = %+v", lt)
+			}
+			if lt, err := r.LoginThrottle("addr:192.0.2.1"); err != nil || !lt.BlockedUntil.IsZero() {
+				t.Errorf("unblocked record = %+v, %v", lt, err)
+			}
+			if _, err := r.LoginThrottle("user:none"); !errors.Is(err, meta.ErrNotFound) {
+				t.Errorf("missing record: %v", err)
+			}
+			return nil
+		})
+		update(t, s, func(tx meta.Tx) error {
+			n, err := tx.DeleteLoginThrottlesBefore(t0.Add(30 * time.Minute))
+			if err != nil || n != 1 {
+				t.Errorf("purge = %d, %v; want only user:a gone", n, err)
+			}
+			if err := tx.DeleteLoginThrottle("addr:192.0.2.1"); err != nil {
+				return err
+			}
+			return tx.DeleteLoginThrottle("addr:192.0.2.1") // no error when gone
+		})
+		view(t, s, func(r meta.Reader) error {
+			for _, k := range []string{"user:a", "addr:192.0.2.1"} {
+				if _, err := r.LoginThrottle(k); !errors.Is(err, meta.ErrNotFound) {
+					t.Errorf("%s still there: %v", k, err)
+				}
+			}
+			return nil
+		})
+	}},
+}
+
 func userNames(us []meta.User) []string {
 	var out []string
 	for _, u := range us {

@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"Leases", leaseTests},
 		{"Listing", listingTests},
 		{"Access", accessTests},
+		{"Throttles", throttleTests},
 		{"Close", closeTests},
 	}
 	for _, g := range groups {

@@ -335,3 +335,47 @@ func (t *txn) RetireSigningKey(id string, at time.Time) error {
 func (t *txn) DeleteSigningKey(id string) error {
 	return t.execOne("delete signing key "+id, qDeleteKey, id)
 }
+
+const (
+	qLoginThrottle    = `SELECT key, failures, window_start, blocked_until FROM login_throttles WHERE key = ?`
+	qPutLoginThrottle = `INSERT INTO login_throttles (key, failures, window_start, blocked_until) VALUES (?, ?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start, blocked_until = excluded.blocked_until`
+	qDeleteLoginThrottle   = `DELETE FROM login_throttles WHERE key = ?`
+	qDeleteLoginThrottlesB = `DELETE FROM login_throttles WHERE window_start < ? AND blocked_until < ?`
+)
+
+func (t *txn) LoginThrottle(key string) (meta.LoginThrottle, error) {
+	var (
+		lt              meta.LoginThrottle
+		start, blockedU int64
+	)
+	err := t.queryRow(qLoginThrottle, []any{key}, &lt.Key, &lt.Failures, &start, &blockedU)
+	if err != nil {
+		return meta.LoginThrottle{}, notFound("login throttle "+key, err)
+	}
+	lt.WindowStart, lt.BlockedUntil = fromNanos(start), fromOptNanos(blockedU)
+	return lt, nil
+}
+
+func (t *txn) PutLoginThrottle(lt meta.LoginThrottle) error {
+	if _, err := t.exec(qPutLoginThrottle, lt.Key, lt.Failures, nanos(lt.WindowStart), optNanos(lt.BlockedUntil)); err != nil {
+		return fmt.Errorf("meta: put login throttle %s: %w", lt.Key, err)
+	}
+	return nil
+}
+
+func (t *txn) DeleteLoginThrottle(key string) error {
+	if _, err := t.exec(qDeleteLoginThrottle, key); err != nil {
+		return fmt.Errorf("meta: delete login throttle %s: %w", key, err)
+	}
+	return nil
+}
+
+func (t *txn) DeleteLoginThrottlesBefore(before time.Time) (int, error) {
+	res, err := t.exec(qDeleteLoginThrottlesB, before.UnixNano(), before.UnixNano())
+	if err != nil {
+		return 0, fmt.Errorf("meta: purge login throttles: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}

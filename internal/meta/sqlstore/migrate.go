@@ -167,6 +167,17 @@ func CoreMigrations() []Migration {
 			// The public project every registry user expects to find.
 			`INSERT INTO projects (name, public, created_at) VALUES ('library', TRUE, ` + strconv.FormatInt(time.Now().UnixNano(), 10) + `)`,
 		},
+	}, {
+		Version: 4,
+		Name:    "login throttling",
+		Statements: []string{
+			`CREATE TABLE login_throttles (
+				key ` + TypeKeyText + ` PRIMARY KEY,
+				failures BIGINT NOT NULL,
+				window_start BIGINT NOT NULL,
+				blocked_until BIGINT NOT NULL
+			)`,
+		},
 	}}
 }
 

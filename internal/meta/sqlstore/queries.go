@@ -11,7 +11,7 @@ var (
 		qUpload, qUploadsBefore,
 		qEventsAfter, qEventsAfterN,
 		qListBlobLinks, qListManifests,
-		qUser, qRobot, qProject, qMembershipsOf, qSigningKeys,
+		qUser, qRobot, qProject, qMembershipsOf, qSigningKeys, qLoginThrottle,
 	}
 	writeQueries = []string{
 		qEnsureRepo, qLinkBlob, qUnlinkBlob,
