@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	actorpkg "github.com/berth-registry/berth/internal/actor"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/meta"
 )
@@ -51,7 +52,8 @@ func (x *API) handle(pattern string, h handler) {
 			x.writeError(w, r, auth.Anonymous, err)
 			return
 		}
-		status, body, err := h(r.Context(), actor, r)
+		ctx := actorpkg.With(r.Context(), actorpkg.Actor{Name: actor.Name, Kind: actor.Kind, Addr: cr.Addr})
+		status, body, err := h(ctx, actor, r)
 		if err != nil {
 			x.writeError(w, r, actor, err)
 			return

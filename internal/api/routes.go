@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/berth-registry/berth/internal/auth"
@@ -30,6 +32,7 @@ func (x *API) routes() {
 	x.handle("POST "+Prefix+"/projects/{project}/robots", x.createRobot)
 	x.handle("PATCH "+Prefix+"/projects/{project}/robots/{robot}", x.updateRobot)
 	x.handle("DELETE "+Prefix+"/projects/{project}/robots/{robot}", x.deleteRobot)
+	x.handle("GET "+Prefix+"/audit", x.listAudit)
 	x.handle("GET "+Prefix+"/robots", x.listRobots)
 	x.handle("POST "+Prefix+"/robots", x.createRobot)
 	x.handle("PATCH "+Prefix+"/robots/{robot}", x.updateRobot)
@@ -267,4 +270,76 @@ func (x *API) updateRobot(ctx context.Context, actor auth.Identity, r *http.Requ
 
 func (x *API) deleteRobot(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
 	return http.StatusNoContent, nil, x.auth.DeleteRobot(ctx, actor, r.PathValue("project"), r.PathValue("robot"))
+}
+
+type auditJSON struct {
+	ID        int64     `json:"id"`
+	At        time.Time `json:"at"`
+	Actor     string    `json:"actor,omitempty"`
+	ActorKind string    `json:"actor_kind,omitempty"`
+	Addr      string    `json:"addr,omitempty"`
+	Action    string    `json:"action"`
+	Repo      string    `json:"repository,omitempty"`
+	Digest    string    `json:"digest,omitempty"`
+	Tag       string    `json:"tag,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+// auditPageMax bounds one page of the audit log.
+const auditPageMax = 1000
+
+// listAudit pages through the audit log, newest first: ?actor= &action=
+// &repository= &since= &until= (RFC 3339) &limit= (default 100) &before=
+// (the id after which the page starts: the previous page's "next").
+func (x *API) listAudit(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
+	q := r.URL.Query()
+	f := meta.AuditFilter{Actor: q.Get("actor"), Action: q.Get("action"), Repo: q.Get("repository"), Limit: 100}
+	for _, t := range []struct {
+		name string
+		into *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(t.name); v != "" {
+			ts, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return 0, nil, invalidf("%s=%q: want an RFC 3339 time like 2026-01-02T15:04:05Z", t.name, v)
+			}
+			*t.into = ts
+		}
+	}
+	for _, n := range []struct {
+		name string
+		into any
+	}{{"limit", &f.Limit}, {"before", &f.BeforeID}} {
+		if v := q.Get(n.name); v != "" {
+			var err error
+			switch p := n.into.(type) {
+			case *int:
+				*p, err = strconv.Atoi(v)
+				if err == nil && (*p <= 0 || *p > auditPageMax) {
+					err = fmt.Errorf("out of range")
+				}
+			case *int64:
+				*p, err = strconv.ParseInt(v, 10, 64)
+			}
+			if err != nil {
+				return 0, nil, invalidf("%s=%q: want a number (limit 1 to %d)", n.name, v, auditPageMax)
+			}
+		}
+	}
+	evs, err := x.auth.ListAudit(ctx, actor, f)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := struct {
+		Events []auditJSON `json:"events"`
+		Next   string      `json:"next,omitempty"` // pass as ?before= for the next page
+	}{Events: make([]auditJSON, 0, len(evs))}
+	for _, e := range evs {
+		out.Events = append(out.Events, auditJSON{ID: e.ID, At: e.At, Actor: e.Actor, ActorKind: e.ActorKind, Addr: e.Addr,
+			Action: e.Action, Repo: e.Repo, Digest: e.Digest, Tag: e.Tag, Detail: e.Detail})
+	}
+	if len(evs) == f.Limit {
+		out.Next = strconv.FormatInt(evs[len(evs)-1].ID, 10)
+	}
+	return http.StatusOK, out, nil
 }

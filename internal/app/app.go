@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/api"
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/config"
@@ -33,6 +34,7 @@ type App struct {
 	handler http.Handler
 	tls     *tlscert.Reloader // nil: plain HTTP
 	access  *auth.Service     // nil with auth.mode none
+	audit   *audit.Recorder
 }
 
 // New builds the application: opens the stores (running metadata
@@ -63,7 +65,8 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		RedirectTTL:     redirectTTL(cfg),
 	}, log)
 	mux := http.NewServeMux()
-	v2 := httpapi.New(svc, log)
+	rec := audit.New(md, log, 10000)
+	v2 := httpapi.New(svc, log).WithAudit(rec)
 	var access *auth.Service
 	switch cfg.Auth.Mode {
 	case "none":
@@ -71,6 +74,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	default:
 		access, err = openAccess(ctx, cfg, md, log)
 		if err != nil {
+			rec.Close()
 			_ = md.Close()
 			return nil, err
 		}
@@ -82,12 +86,14 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	mux.Handle("/v2", v2)
 	edge, err := edgeOptions(cfg)
 	if err != nil {
+		rec.Close()
 		_ = md.Close()
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, blobs: blobs, meta: md, svc: svc, handler: httpapi.Edge(mux, edge, log), access: access}
+	a := &App{cfg: cfg, log: log, blobs: blobs, meta: md, svc: svc, handler: httpapi.Edge(mux, edge, log), access: access, audit: rec}
 	if cfg.HTTP.TLS.Certificate != "" {
 		if a.tls, err = tlscert.New(cfg.HTTP.TLS.Certificate, cfg.HTTP.TLS.Key, log); err != nil {
+			rec.Close()
 			_ = md.Close()
 			return nil, err
 		}
@@ -137,6 +143,7 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	defer stopBG()
 	go a.purgeLoop(bg)
 	go a.throttlePurgeLoop(bg)
+	go a.auditPurgeLoop(bg)
 	go a.serveDebug(bg)
 
 	errc := make(chan error, 1)
@@ -187,8 +194,21 @@ func (a *App) throttlePurgeLoop(ctx context.Context) {
 	})
 }
 
-// Close releases the stores.
+// auditPurgeLoop deletes audit events older than audit.retention, hourly,
+// on one node at a time.
+func (a *App) auditPurgeLoop(ctx context.Context) {
+	jobs.New(a.meta, a.log).Every(ctx, "purge-audit", time.Hour, func(ctx context.Context) error {
+		n, err := audit.Purge(ctx, a.meta, a.cfg.Audit.Retention, time.Now())
+		if n > 0 {
+			a.log.Info("purged old audit events", "count", n)
+		}
+		return err
+	})
+}
+
+// Close writes the queued audit events and releases the stores.
 func (a *App) Close() error {
+	a.audit.Close()
 	return a.meta.Close()
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-registry/berth/internal/actor"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/oci"
 )
@@ -44,6 +45,13 @@ func checkPassword(p string) error {
 		return invalid("password must be at most 72 bytes (bcrypt's limit)")
 	}
 	return nil
+}
+
+// auditIn records a management change in the change's own transaction,
+// by the actor of ctx. project goes in the event's repository field.
+func auditIn(ctx context.Context, tx meta.Tx, action, project, detail string) error {
+	a := actor.From(ctx)
+	return tx.AppendAudit(meta.AuditEvent{At: time.Now(), Actor: a.Name, ActorKind: a.Kind, Addr: a.Addr, Action: action, Repo: project, Detail: detail})
 }
 
 // UserPatch changes a user: nil fields stay as they are.
@@ -105,7 +113,12 @@ func (s *Service) CreateUser(ctx context.Context, actor Identity, name, password
 	}
 	now := time.Now()
 	u := meta.User{Name: name, PasswordHash: hash, Admin: admin, CreatedAt: now, PasswordChangedAt: now}
-	err = s.store.Update(ctx, func(tx meta.Tx) error { return tx.CreateUser(u) })
+	err = s.store.Update(ctx, func(tx meta.Tx) error {
+		if err := tx.CreateUser(u); err != nil {
+			return err
+		}
+		return auditIn(ctx, tx, "user.create", "", fmt.Sprintf("user %s admin=%v", name, admin))
+	})
 	return u, err
 }
 
@@ -146,7 +159,10 @@ func (s *Service) UpdateUser(ctx context.Context, actor Identity, name string, p
 		if p.Disabled != nil {
 			u.Disabled = *p.Disabled
 		}
-		return tx.UpdateUser(u)
+		if err := tx.UpdateUser(u); err != nil {
+			return err
+		}
+		return auditIn(ctx, tx, "user.update", "", fmt.Sprintf("user %s password=%v admin=%v disabled=%v", name, p.Password != nil, u.Admin, u.Disabled))
 	})
 	if err == nil {
 		s.Authn.Forget()
@@ -163,7 +179,12 @@ func (s *Service) DeleteUser(ctx context.Context, actor Identity, name string) e
 	if actor.Kind == KindUser && actor.Name == name {
 		return invalid("you cannot delete yourself")
 	}
-	err := s.store.Update(ctx, func(tx meta.Tx) error { return tx.DeleteUser(name) })
+	err := s.store.Update(ctx, func(tx meta.Tx) error {
+		if err := tx.DeleteUser(name); err != nil {
+			return err
+		}
+		return auditIn(ctx, tx, "user.delete", "", "user "+name)
+	})
 	if err == nil {
 		s.Authn.Forget()
 	}
@@ -247,6 +268,9 @@ func (s *Service) CreateProject(ctx context.Context, actor Identity, name string
 		if err := tx.CreateProject(p); err != nil {
 			return err
 		}
+		if err := auditIn(ctx, tx, "project.create", name, fmt.Sprintf("public=%v", public)); err != nil {
+			return err
+		}
 		if actor.Kind == KindUser {
 			return tx.PutMember(meta.Member{Project: name, Kind: meta.MemberUser, Name: actor.Name, Role: RoleAdmin})
 		}
@@ -276,7 +300,10 @@ func (s *Service) asProjectAdmin(ctx context.Context, actor Identity, project st
 // SetProjectPublic makes a project public or private (project admins).
 func (s *Service) SetProjectPublic(ctx context.Context, actor Identity, name string, public bool) error {
 	return s.asProjectAdmin(ctx, actor, name, func(tx meta.Tx) error {
-		return tx.UpdateProject(meta.Project{Name: name, Public: public})
+		if err := tx.UpdateProject(meta.Project{Name: name, Public: public}); err != nil {
+			return err
+		}
+		return auditIn(ctx, tx, "project.update", name, fmt.Sprintf("public=%v", public))
 	})
 }
 
@@ -297,7 +324,10 @@ func (s *Service) DeleteProject(ctx context.Context, actor Identity, name string
 		if len(next) == 1 && strings.HasPrefix(next[0], name+"/") {
 			return ErrNotEmpty
 		}
-		return tx.DeleteProject(name)
+		if err := tx.DeleteProject(name); err != nil {
+			return err
+		}
+		return auditIn(ctx, tx, "project.delete", name, "")
 	})
 }
 
@@ -334,14 +364,20 @@ func (s *Service) PutMember(ctx context.Context, actor Identity, m meta.Member) 
 				return err
 			}
 		}
-		return tx.PutMember(m)
+		if err := tx.PutMember(m); err != nil {
+			return err
+		}
+		return auditIn(ctx, tx, "member.put", m.Project, fmt.Sprintf("%s %s role %s", m.Kind, m.Name, m.Role))
 	})
 }
 
 // DeleteMember removes a membership (project admins).
 func (s *Service) DeleteMember(ctx context.Context, actor Identity, project, kind, name string) error {
 	return s.asProjectAdmin(ctx, actor, project, func(tx meta.Tx) error {
-		return tx.DeleteMember(project, kind, name)
+		if err := tx.DeleteMember(project, kind, name); err != nil {
+			return err
+		}
+		return auditIn(ctx, tx, "member.delete", project, kind+" "+name)
 	})
 }
 
@@ -384,7 +420,12 @@ func (s *Service) CreateRobot(ctx context.Context, actor Identity, spec RobotSpe
 		Name: RobotName(spec.Project, spec.Name), Project: spec.Project, Description: spec.Description,
 		SecretHash: hash, Permissions: spec.Permissions, ExpiresAt: spec.ExpiresAt, CreatedAt: time.Now(),
 	}
-	create := func(tx meta.Tx) error { return tx.CreateRobot(rb) }
+	create := func(tx meta.Tx) error {
+		if err := tx.CreateRobot(rb); err != nil {
+			return err
+		}
+		return auditIn(ctx, tx, "robot.create", spec.Project, "robot "+rb.Name)
+	}
 	if spec.Project == "" {
 		if err := s.requireAdmin(actor); err != nil {
 			return meta.Robot{}, "", err
@@ -443,14 +484,20 @@ func (s *Service) ListRobots(ctx context.Context, actor Identity, project string
 func (s *Service) SetRobotDisabled(ctx context.Context, actor Identity, project, name string, disabled bool) error {
 	return s.onRobot(ctx, actor, project, name, func(tx meta.Tx, rb meta.Robot) error {
 		rb.Disabled = disabled
-		return tx.UpdateRobot(rb)
+		if err := tx.UpdateRobot(rb); err != nil {
+			return err
+		}
+		return auditIn(ctx, tx, "robot.update", project, fmt.Sprintf("robot %s disabled=%v", rb.Name, disabled))
 	})
 }
 
 // DeleteRobot removes a robot.
 func (s *Service) DeleteRobot(ctx context.Context, actor Identity, project, name string) error {
 	return s.onRobot(ctx, actor, project, name, func(tx meta.Tx, rb meta.Robot) error {
-		return tx.DeleteRobot(rb.Name)
+		if err := tx.DeleteRobot(rb.Name); err != nil {
+			return err
+		}
+		return auditIn(ctx, tx, "robot.delete", project, "robot "+rb.Name)
 	})
 }
 
@@ -476,4 +523,18 @@ func (s *Service) onRobot(ctx context.Context, actor Identity, project, name str
 		s.Authn.Forget()
 	}
 	return err
+}
+
+// ListAudit returns audit events (system admins only).
+func (s *Service) ListAudit(ctx context.Context, actor Identity, f meta.AuditFilter) ([]meta.AuditEvent, error) {
+	if err := s.requireAdmin(actor); err != nil {
+		return nil, err
+	}
+	var out []meta.AuditEvent
+	err := s.store.View(ctx, func(r meta.Reader) error {
+		var err error
+		out, err = r.ListAudit(f)
+		return err
+	})
+	return out, err
 }

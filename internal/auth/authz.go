@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/berth-registry/berth/internal/actor"
 	"github.com/berth-registry/berth/internal/auth/pattern"
 	"github.com/berth-registry/berth/internal/meta"
 )
@@ -201,6 +202,12 @@ func (z *Authorizer) EnsureProject(ctx context.Context, id Identity, project str
 			return err
 		}
 		created = true
+		if err := tx.AppendAudit(meta.AuditEvent{
+			At: time.Now(), Actor: id.Name, ActorKind: id.Kind, Addr: actor.From(ctx).Addr,
+			Action: "project.create", Repo: project, Detail: "public=false, made by a push",
+		}); err != nil {
+			return err
+		}
 		if id.Kind == KindUser {
 			return tx.PutMember(meta.Member{Project: project, Kind: meta.MemberUser, Name: id.Name, Role: RoleAdmin})
 		}

@@ -17,7 +17,14 @@ type Config struct {
 	Registry Registry `yaml:"registry"`
 	Auth     Auth     `yaml:"auth"`
 	Projects Projects `yaml:"projects"`
+	Audit    Audit    `yaml:"audit"`
 	Log      Log      `yaml:"log"`
+}
+
+// Audit is the audit log: logins, pulls, pushes, deletes and changes to
+// accounts, projects, members and robots.
+type Audit struct {
+	Retention time.Duration `yaml:"retention" key:"audit.retention" desc:"How long audit events are kept before they are purged."`
 }
 
 type HTTP struct {
@@ -185,6 +192,7 @@ func Default() Config {
 				GroupAttribute: "cn", RequestTimeout: 10 * time.Second,
 			},
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Audit: Audit{Retention: 90 * 24 * time.Hour},
+		Log:   Log{Level: "info", Format: "text"},
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-registry/berth/internal/actor"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/errcode"
 	"github.com/opencontainers/go-digest"
@@ -98,7 +99,7 @@ func need(rt route, method string) auth.Need {
 // caller's identity in its context.
 func (a *API) authorize(r *http.Request, rt route) (*http.Request, error) {
 	if a.guard == nil {
-		return r, nil
+		return r.WithContext(actor.With(r.Context(), actor.Actor{Addr: ClientAddr(r).String()})), nil
 	}
 	cr := credentials(r)
 	id, err := a.guard.Check(r.Context(), cr, need(rt, r.Method))
@@ -107,6 +108,7 @@ func (a *API) authorize(r *http.Request, rt route) (*http.Request, error) {
 	}
 	ctx := context.WithValue(r.Context(), identityKey, id)
 	ctx = context.WithValue(ctx, credentialsKey, cr)
+	ctx = actor.With(ctx, actor.Actor{Name: id.Name, Kind: id.Kind, Addr: cr.Addr})
 	return r.WithContext(ctx), nil
 }
 
@@ -119,8 +121,12 @@ func (a *API) accessError(r *http.Request, err error) error {
 	)
 	switch {
 	case errors.As(err, &th):
+		a.recordLogin(r, "login.throttled", credentials(r).Username, th.Error())
 		return throttled(th)
 	case errors.As(err, &ch):
+		if cr := credentials(r); cr.Basic && errors.Is(ch.Err, auth.ErrBadCredentials) {
+			a.recordLogin(r, "login.failed", cr.Username, ch.Err.Error())
+		}
 		e := errcode.Unauthorized.New()
 		if ch.Err != nil {
 			e = errcode.Unauthorized.Errorf("%v", ch.Err)

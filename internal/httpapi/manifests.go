@@ -39,6 +39,7 @@ func (a *API) getManifest(w http.ResponseWriter, r *http.Request, rt route) erro
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {
 		_, _ = w.Write(m.Content)
+		a.recordPull(r, rt.name, m.Digest.String(), ref.Tag)
 	}
 	return nil
 }

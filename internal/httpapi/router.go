@@ -17,6 +17,7 @@ type API struct {
 	log         *slog.Logger
 	guard       Guard
 	externalURL string
+	audit       AuditSink
 }
 
 // New returns the /v2/ handler, open to everyone until WithAccess.

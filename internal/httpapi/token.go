@@ -29,9 +29,16 @@ func (a *API) ServeToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp, err := a.guard.IssueToken(r.Context(), req)
+	user := req.Credentials.Username
 	if err != nil {
+		if req.Credentials.Basic || req.RefreshToken != "" {
+			a.recordLogin(r, "login.failed", user, err.Error())
+		}
 		writeError(w, r, a.log, a.tokenError(err))
 		return
+	}
+	if req.Credentials.Basic {
+		a.recordLogin(r, "login", user, "token")
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(resp)

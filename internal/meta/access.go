@@ -174,3 +174,41 @@ type ThrottleWriter interface {
 	// whose block ended before t.
 	DeleteLoginThrottlesBefore(t time.Time) (int, error)
 }
+
+// AuditEvent is one entry of the audit log.
+type AuditEvent struct {
+	ID        int64 // assigned by the store
+	At        time.Time
+	Actor     string // user or robot name; "" anonymous
+	ActorKind string // "user", "robot", "" anonymous
+	Addr      string // client address
+	Action    string // login, login.failed, pull, push, delete, tag.delete, user.create, member.put, robot.create, ...
+	Repo      string
+	Digest    string
+	Tag       string
+	Detail    string // free text (the member and role, the robot, the reason of a failure)
+}
+
+// AuditFilter selects audit events: every non-zero field must match.
+// Results are newest first; BeforeID pages (0 = from the newest).
+type AuditFilter struct {
+	Actor    string
+	Action   string
+	Repo     string
+	Since    time.Time
+	Until    time.Time
+	BeforeID int64
+	Limit    int // <= 0: no limit
+}
+
+type AuditReader interface {
+	// ListAudit returns the events matching f, newest first.
+	ListAudit(f AuditFilter) ([]AuditEvent, error)
+}
+
+type AuditWriter interface {
+	// AppendAudit records events.
+	AppendAudit(events ...AuditEvent) error
+	// DeleteAuditBefore removes events older than t.
+	DeleteAuditBefore(t time.Time) (int, error)
+}

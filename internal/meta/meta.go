@@ -44,6 +44,7 @@ type Reader interface {
 	ProjectReader
 	KeyReader
 	ThrottleReader
+	AuditReader
 }
 
 // Tx is a read-write transaction.
@@ -60,6 +61,7 @@ type Tx interface {
 	ProjectWriter
 	KeyWriter
 	ThrottleWriter
+	AuditWriter
 }
 
 // Repository is one repository (an image name such as "library/alpine").

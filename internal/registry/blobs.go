@@ -51,7 +51,7 @@ func (s *Service) DeleteBlob(ctx context.Context, repo string, d digest.Digest) 
 		if err := tx.UnlinkBlob(repo, d); err != nil {
 			return err
 		}
-		return tx.AppendEvent(meta.Event{Kind: "blob.delete", Repo: repo, Digest: d, CreatedAt: s.opts.Now()})
+		return s.record(ctx, tx, meta.Event{Kind: "blob.delete", Repo: repo, Digest: d, CreatedAt: s.opts.Now()})
 	})
 	if errors.Is(err, meta.ErrNotFound) {
 		return errcode.BlobUnknown.WithDetail(map[string]string{"digest": d.String()})

@@ -118,14 +118,14 @@ func (s *Service) PutManifest(ctx context.Context, repo string, ref Reference, c
 		}
 		ev := meta.Event{Kind: "manifest.push", Repo: repo, Digest: d, MediaType: m.MediaType, Size: m.Size, CreatedAt: m.CreatedAt}
 		if len(tags) == 0 {
-			return tx.AppendEvent(ev)
+			return s.record(ctx, tx, ev)
 		}
 		for _, t := range tags {
 			if _, err := tx.PutTag(repo, t, d); err != nil {
 				return err
 			}
 			ev.Tag = t
-			if err := tx.AppendEvent(ev); err != nil {
+			if err := s.record(ctx, tx, ev); err != nil {
 				return err
 			}
 		}
@@ -173,7 +173,7 @@ func (s *Service) DeleteManifest(ctx context.Context, repo string, ref Reference
 			if err := tx.DeleteTag(repo, ref.Tag); err != nil {
 				return err
 			}
-			return tx.AppendEvent(meta.Event{Kind: "tag.delete", Repo: repo, Tag: ref.Tag, Digest: d, CreatedAt: now})
+			return s.record(ctx, tx, meta.Event{Kind: "tag.delete", Repo: repo, Tag: ref.Tag, Digest: d, CreatedAt: now})
 		}
 		m, err := tx.Manifest(repo, ref.Digest)
 		if err != nil {
@@ -182,7 +182,7 @@ func (s *Service) DeleteManifest(ctx context.Context, repo string, ref Reference
 		if err := tx.DeleteManifest(repo, ref.Digest); err != nil {
 			return err
 		}
-		return tx.AppendEvent(meta.Event{Kind: "manifest.delete", Repo: repo, Digest: ref.Digest, MediaType: m.MediaType, Size: m.Size, CreatedAt: now})
+		return s.record(ctx, tx, meta.Event{Kind: "manifest.delete", Repo: repo, Digest: ref.Digest, MediaType: m.MediaType, Size: m.Size, CreatedAt: now})
 	})
 	if ref.Tag != "" {
 		s.cache.forgetTags(repo, []string{ref.Tag})

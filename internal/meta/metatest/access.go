@@ -359,6 +359,63 @@ var throttleTests = []test{
 	}},
 }
 
+var auditTests = []test{
+	{"audit: append, filter, page newest first, purge", func(t *testing.T, s meta.Store) {
+		t0 := time.Unix(1700000000, 0).UTC()
+		var evs []meta.AuditEvent
+		for i := range 6 {
+			e := meta.AuditEvent{At: t0.Add(time.Duration(i) * time.Minute), Actor: "alice", ActorKind: "user", Addr: "192.0.2.1", Action: "push", Repo: "team/app", Digest: "sha256:x", Tag: "v1"}
+			if i%2 == 1 {
+				e.Actor, e.Action, e.Repo = "robot$team+ci", "pull", "team/web"
+			}
+			evs = append(evs, e)
+		}
+		update(t, s, func(tx meta.Tx) error { return tx.AppendAudit(evs...) })
+		list := func(f meta.AuditFilter) []meta.AuditEvent {
+			t.Helper()
+			var out []meta.AuditEvent
+			view(t, s, func(r meta.Reader) error {
+				var err error
+				out, err = r.ListAudit(f)
+				return err
+			})
+			return out
+		}
+		all := list(meta.AuditFilter{})
+		if len(all) != 6 || all[0].ID <= all[5].ID || !all[0].At.Equal(t0.Add(5*time.Minute)) || all[5].Tag != "v1" || all[5].Addr != "192.0.2.1" {
+			t.Fatalf("all = %+v", all)
+		}
+		for _, tc := range []struct {
+			name string
+			f    meta.AuditFilter
+			want int
+		}{
+			{"by actor", meta.AuditFilter{Actor: "alice"}, 3},
+			{"by action", meta.AuditFilter{Action: "pull"}, 3},
+			{"by repository", meta.AuditFilter{Repo: "team/web", Action: "pull"}, 3},
+			{"nothing matches", meta.AuditFilter{Actor: "alice", Action: "pull"}, 0},
+			{"since", meta.AuditFilter{Since: t0.Add(4 * time.Minute)}, 2},
+			{"until", meta.AuditFilter{Until: t0.Add(2 * time.Minute)}, 2},
+			{"a page", meta.AuditFilter{Limit: 2}, 2},
+			{"the next page", meta.AuditFilter{BeforeID: all[1].ID, Limit: 10}, 4},
+		} {
+			if got := list(tc.f); len(got) != tc.want {
+				t.Errorf("%s: %d events, want %d", tc.name, len(got), tc.want)
+			}
+		}
+		update(t, s, func(tx meta.Tx) error {
+			n, err := tx.DeleteAuditBefore(t0.Add(3 * time.Minute))
+			if err != nil || n != 3 {
+				t.Errorf("purge = %d, %v", n, err)
+			}
+			return err
+		})
+		if got := list(meta.AuditFilter{}); len(got) != 3 {
+			t.Fatalf("after purge: %d", len(got))
+		}
+	}},
+}
+
 func userNames(us []meta.User) []string {
 	var out []string
 	for _, u := range us {

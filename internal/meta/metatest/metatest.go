@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"Listing", listingTests},
 		{"Access", accessTests},
 		{"Throttles", throttleTests},
+		{"Audit", auditTests},
 		{"Close", closeTests},
 	}
 	for _, g := range groups {

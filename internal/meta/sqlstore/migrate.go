@@ -178,6 +178,26 @@ func CoreMigrations() []Migration {
 				blocked_until BIGINT NOT NULL
 			)`,
 		},
+	}, {
+		Version: 5,
+		Name:    "audit log",
+		Statements: []string{
+			`CREATE TABLE audit_events (
+				id ` + TypeSerialID + `,
+				at BIGINT NOT NULL,
+				actor ` + TypeKeyText + ` NOT NULL,
+				actor_kind TEXT NOT NULL,
+				addr TEXT NOT NULL,
+				action ` + TypeKeyText + ` NOT NULL,
+				repo ` + TypeKeyText + ` NOT NULL,
+				digest TEXT NOT NULL,
+				tag TEXT NOT NULL,
+				detail TEXT NOT NULL
+			)`,
+			`CREATE INDEX audit_events_at ON audit_events (at)`,
+			`CREATE INDEX audit_events_actor ON audit_events (actor, id)`,
+			`CREATE INDEX audit_events_repo ON audit_events (repo, id)`,
+		},
 	}}
 }
 

@@ -19,6 +19,6 @@ var (
 		qManifestID, qTagPrevious, qTagCreate, qTagMove, qDeleteTag,
 		qUploadCreate, qUploadUpdate, qUploadDelete,
 		qEventInsert,
-		qLeaseAcquire, qLeaseRelease,
+		qLeaseAcquire, qLeaseRelease, qAppendAudit,
 	}
 )

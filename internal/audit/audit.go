@@ -1,0 +1,120 @@
+// Package audit records the audit events that must not slow the request
+// that causes them — pulls and logins — in batches, off the request path;
+// and purges old events. (Pushes, deletes and permission changes are
+// written in the transaction of the change itself by their owners.) A
+// crash may lose the last instants of batched events, never a change's.
+package audit
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/berth-registry/berth/internal/meta"
+)
+
+const (
+	batchMax   = 500
+	flushEvery = time.Second
+)
+
+// Recorder batches events into the metadata store.
+type Recorder struct {
+	store   meta.Store
+	log     *slog.Logger
+	ch      chan meta.AuditEvent
+	dropped atomic.Int64
+	mu      sync.RWMutex // held for reading while sending, for writing to close
+	closed  bool
+	done    chan struct{}
+}
+
+// New starts a Recorder holding at most queue events waiting.
+func New(store meta.Store, log *slog.Logger, queue int) *Recorder {
+	r := &Recorder{store: store, log: log, ch: make(chan meta.AuditEvent, queue), done: make(chan struct{})}
+	go r.loop()
+	return r
+}
+
+// Record queues e without waiting; when the queue is full the event is
+// dropped and counted (the request never waits for the audit log).
+func (r *Recorder) Record(e meta.AuditEvent) {
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.closed {
+		r.dropped.Add(1)
+		return
+	}
+	select {
+	case r.ch <- e:
+	default:
+		r.dropped.Add(1)
+	}
+}
+
+// Dropped is how many events were dropped because the queue was full.
+func (r *Recorder) Dropped() int64 { return r.dropped.Load() }
+
+// Close writes what is queued and stops.
+func (r *Recorder) Close() {
+	r.mu.Lock()
+	if !r.closed {
+		r.closed = true
+		close(r.ch)
+	}
+	r.mu.Unlock()
+	<-r.done
+}
+
+func (r *Recorder) loop() {
+	defer close(r.done)
+	tick := time.NewTicker(flushEvery)
+	defer tick.Stop()
+	var batch []meta.AuditEvent
+	for {
+		select {
+		case e, ok := <-r.ch:
+			if !ok {
+				r.flush(batch)
+				return
+			}
+			batch = append(batch, e)
+			if len(batch) >= batchMax {
+				batch = r.flush(batch)
+			}
+		case <-tick.C:
+			batch = r.flush(batch)
+			if n := r.dropped.Swap(0); n > 0 {
+				r.log.Warn("audit events dropped: the queue was full", "count", n)
+			}
+		}
+	}
+}
+
+func (r *Recorder) flush(batch []meta.AuditEvent) []meta.AuditEvent {
+	if len(batch) == 0 {
+		return batch
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.store.UpdateAsync(ctx, func(tx meta.Tx) error { return tx.AppendAudit(batch...) }); err != nil {
+		r.log.Error("audit events not recorded", "count", len(batch), "err", err)
+	}
+	return batch[:0]
+}
+
+// Purge deletes events older than retention.
+func Purge(ctx context.Context, store meta.Store, retention time.Duration, now time.Time) (int, error) {
+	n := 0
+	err := store.Update(ctx, func(tx meta.Tx) error {
+		var err error
+		n, err = tx.DeleteAuditBefore(now.Add(-retention))
+		return err
+	})
+	return n, err
+}
