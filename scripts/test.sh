@@ -28,6 +28,8 @@ source scripts/lib/clients.sh
 source scripts/lib/postgres.sh
 # shellcheck source=scripts/lib/s3.sh
 source scripts/lib/s3.sh
+# shellcheck source=scripts/lib/slapd.sh
+source scripts/lib/slapd.sh
 
 MODE=all
 for arg in "$@"; do
@@ -51,6 +53,7 @@ cleanup() {
 	local rc=$?
 	set +e
 	stop_dockerd
+	stop_slapd
 	stop_s3
 	stop_postgres
 	[ -n "$WORK_DIR" ] && cleanup_dir "$WORK_DIR"
@@ -132,6 +135,13 @@ if [ "$MODE" = all ]; then
 		./internal/meta/pg/... ./internal/blob/s3/... ./internal/app/
 	stop_s3
 	stop_postgres
+	section_done
+
+	section "LDAP (private slapd on 127.0.0.1)"
+	start_slapd
+	BERTH_TEST_REQUIRE_LDAP=1 go test -count=1 -timeout 5m ./internal/auth/ldap/
+	BERTH_TEST_REQUIRE_LDAP=1 go test -count=1 -timeout 5m -run LDAP ./internal/app/
+	stop_slapd
 	section_done
 fi
 

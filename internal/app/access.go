@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/auth/htpasswd"
+	"github.com/berth-registry/berth/internal/auth/ldap"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/meta"
 )
@@ -22,6 +24,17 @@ func openAccess(ctx context.Context, cfg config.Config, md meta.Store, log *slog
 			return nil, fmt.Errorf("auth.htpasswd.path: %w", err)
 		}
 		external = append(external, htpasswdChecker{f})
+	}
+	if l := cfg.Auth.LDAP; l.URL != "" {
+		d, err := ldap.New(ldap.Options{
+			URL: l.URL, StartTLS: l.StartTLS, CAFile: l.CAFile, BindDN: l.BindDN, BindPassword: l.BindPassword,
+			UserBase: l.UserBase, UserFilter: l.UserFilter, GroupBase: l.GroupBase, GroupFilter: l.GroupFilter,
+			GroupAttribute: l.GroupAttribute, Timeout: l.RequestTimeout, Logger: log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("auth.ldap: %w", err)
+		}
+		external = append(external, ldapChecker{d})
 	}
 	svc, err := auth.New(ctx, md, auth.Options{
 		Issuer:             cfg.Auth.Token.Issuer,
@@ -51,6 +64,18 @@ func openAccess(ctx context.Context, cfg config.Config, md meta.Store, log *slog
 		log.Info("created the system admin account with the configured password (auth.admin_password, BERTH_ADMIN_PASSWORD)", "user", auth.AdminUser)
 	}
 	return svc, nil
+}
+
+// ldapChecker takes lower-case login names only: directories match names
+// without regard to case, and berth's memberships name users exactly, so
+// "Alice" must not become a second identity of alice.
+type ldapChecker struct{ d *ldap.Directory }
+
+func (l ldapChecker) Authenticate(ctx context.Context, user, password string) (bool, []string, error) {
+	if user != strings.ToLower(user) {
+		return false, nil, nil
+	}
+	return l.d.Authenticate(ctx, user, password)
 }
 
 // htpasswdChecker adapts an htpasswd file to auth.PasswordChecker.

@@ -214,7 +214,7 @@ func (a *App) Close() error {
 
 // edgeOptions reads the network settings (already validated).
 func edgeOptions(cfg config.Config) (httpapi.EdgeOptions, error) {
-	var o httpapi.EdgeOptions
+	o := httpapi.EdgeOptions{RateLimit: float64(cfg.HTTP.RateLimit), RateBurst: cfg.HTTP.RateBurst}
 	for _, l := range []struct {
 		key  string
 		in   []string

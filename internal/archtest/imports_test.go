@@ -23,6 +23,7 @@ var layers = []struct {
 	{"internal/tlscert", 0},
 	{"internal/auth/pattern", 0},
 	{"internal/auth/htpasswd", 0},
+	{"internal/auth/ldap", 0},
 	{"internal/blob", 1},
 	{"internal/meta", 1},
 	{"internal/registry", 2},

@@ -260,6 +260,20 @@ func TestCheck(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("an anonymous token without the scope: insufficient_scope", func(t *testing.T) {
+		anon, err := f.svc.Tokens.Issue(Anonymous, nil, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.svc.Check(ctx, Credentials{Bearer: anon}, repoNeed("team/app", "push"))
+		var ch *ChallengeError
+		if !errors.As(err, &ch) || !ch.Insufficient {
+			t.Fatalf("Check = %#v, want a challenge marked insufficient", err)
+		}
+		if _, err := f.svc.Check(ctx, Credentials{}, repoNeed("team/app", "push")); !errors.As(err, &ch) || ch.Insufficient {
+			t.Fatalf("without a token: %#v, want a plain challenge", err)
+		}
+	})
 	t.Run("a push by a user into a missing project is denied", func(t *testing.T) {
 		if _, err := f.svc.Check(ctx, basic("dev"), repoNeed("nope/app", "push")); !errors.Is(err, ErrDenied) {
 			t.Fatalf("Check = %v, want ErrDenied", err)

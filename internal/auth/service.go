@@ -80,6 +80,10 @@ var ErrDenied = errors.New("requested access to the resource is denied")
 type ChallengeError struct {
 	Scope *Scope // the scope to ask a token for, nil for none
 	Err   error  // why (nil: no credentials)
+	// Insufficient: a valid token was presented but does not grant the
+	// scope (the challenge then says error="insufficient_scope", which
+	// tells clients not to retry with the same token).
+	Insufficient bool
 }
 
 func (e *ChallengeError) Error() string {
@@ -137,7 +141,7 @@ func (s *Service) Check(ctx context.Context, cr Credentials, need Need) (Identit
 	}
 	if !g.Allows(scope.Actions...) || (need.List && !g.List) {
 		if id.IsAnonymous() {
-			return Identity{}, &ChallengeError{Scope: scope}
+			return Identity{}, &ChallengeError{Scope: scope, Insufficient: cr.Bearer != ""}
 		}
 		return Identity{}, ErrDenied
 	}

@@ -41,7 +41,10 @@ type HTTP struct {
 	// Allow and PushAllow restrict clients by network.
 	Allow     []string `yaml:"allow" key:"http.allow" desc:"CIDRs of the clients that may use the registry at all (empty: everyone)."`
 	PushAllow []string `yaml:"push_allow" key:"http.push_allow" desc:"CIDRs of the clients that may push, tag or delete (empty: everyone http.allow lets in)."`
-	TLS       TLS      `yaml:"tls"`
+	// RateLimit limits each client address's request rate.
+	RateLimit int `yaml:"rate_limit" key:"http.rate_limit" desc:"Requests a second each client address may make on average (0 = no limit); over it berth answers 429 with Retry-After. Per node."`
+	RateBurst int `yaml:"rate_burst" key:"http.rate_burst" desc:"Requests a client may make at once above http.rate_limit."`
+	TLS       TLS `yaml:"tls"`
 }
 
 // TLS serves HTTPS with a certificate from files, reloaded when they change.
@@ -172,7 +175,7 @@ type Log struct {
 func Default() Config {
 	return Config{
 		Version: 1,
-		HTTP:    HTTP{Addr: "0.0.0.0:5000", ShutdownTimeout: 30 * time.Second},
+		HTTP:    HTTP{Addr: "0.0.0.0:5000", ShutdownTimeout: 30 * time.Second, RateBurst: 100},
 		Storage: Storage{
 			Driver:              "filesystem",
 			Path:                "./berth-data",

@@ -87,6 +87,12 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	if c.HTTP.RateLimit < 0 {
+		v.bad("http.rate_limit", "must not be negative (got %d; 0 means no limit)", c.HTTP.RateLimit)
+	}
+	if c.HTTP.RateLimit > 0 && c.HTTP.RateBurst <= 0 {
+		v.bad("http.rate_burst", "must be greater than 0 when http.rate_limit is set (got %d)", c.HTTP.RateBurst)
+	}
 	v.oneOf("auth.mode", c.Auth.Mode, "local", "none")
 	if c.Auth.Throttle.Failures < 0 {
 		v.bad("auth.throttle.failures", "must not be negative (got %d; 0 turns throttling off)", c.Auth.Throttle.Failures)

@@ -128,8 +128,14 @@ func (a *API) accessError(r *http.Request, err error) error {
 			a.recordLogin(r, "login.failed", cr.Username, ch.Err.Error())
 		}
 		e := errcode.Unauthorized.New()
-		if ch.Err != nil {
+		switch {
+		case ch.Err != nil:
 			e = errcode.Unauthorized.Errorf("%v", ch.Err)
+		case ch.Scope != nil:
+			// A message of its own and the scope as detail: clients treat
+			// a bare code as a passing failure and retry.
+			e = errcode.Unauthorized.Errorf("authentication required to %s %s", strings.Join(ch.Scope.Actions, ","), ch.Scope.Name).
+				WithDetail([]map[string]any{{"Type": ch.Scope.Type, "Name": ch.Scope.Name, "Action": strings.Join(ch.Scope.Actions, ",")}})
 		}
 		return e.WithHeader("WWW-Authenticate", a.challenge(r, ch))
 	case errors.Is(err, auth.ErrAccountDisabled):
@@ -153,8 +159,11 @@ func (a *API) challenge(r *http.Request, ch *auth.ChallengeError) string {
 		b.WriteString(ch.Scope.String())
 		b.WriteByte('"')
 	}
-	if errors.Is(ch.Err, auth.ErrInvalidToken) {
+	switch {
+	case errors.Is(ch.Err, auth.ErrInvalidToken):
 		b.WriteString(`,error="invalid_token"`)
+	case ch.Insufficient:
+		b.WriteString(`,error="insufficient_scope"`)
 	}
 	return b.String()
 }

@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/berth-registry/berth/internal/errcode"
 )
@@ -21,6 +23,10 @@ type EdgeOptions struct {
 	// PushAllow, when not empty, lists the only networks that may write
 	// (push, tag, delete) through /v2/.
 	PushAllow []netip.Prefix
+	// RateLimit, when positive, is the requests a second each client
+	// address may make on average, in bursts of up to RateBurst.
+	RateLimit float64
+	RateBurst int
 }
 
 type edgeKey int
@@ -38,6 +44,10 @@ type forwarded struct {
 // Health checks are exempt from the allow-lists (load balancers probe
 // them).
 func Edge(next http.Handler, o EdgeOptions, log *slog.Logger) http.Handler {
+	var limiter *rateLimiter
+	if o.RateLimit > 0 {
+		limiter = newRateLimiter(o.RateLimit, o.RateBurst)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -61,6 +71,14 @@ func Edge(next http.Handler, o EdgeOptions, log *slog.Logger) http.Handler {
 		if len(o.PushAllow) > 0 && isWrite(r) && !inAny(fw.client, o.PushAllow) {
 			writeError(w, r, log, errcode.Denied.Errorf("pushes and deletes from %s are not allowed here", fw.client))
 			return
+		}
+		if limiter != nil {
+			if ok, wait := limiter.allow(fw.client); !ok {
+				secs := int((wait + time.Second - 1) / time.Second)
+				writeError(w, r, log, errcode.TooManyRequests.Errorf("request rate limit of %g per second exceeded", o.RateLimit).
+					WithHeader("Retry-After", strconv.Itoa(max(secs, 1))))
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})

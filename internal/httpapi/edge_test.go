@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 func prefixes(ss ...string) []netip.Prefix {
@@ -95,6 +96,50 @@ func TestEdge(t *testing.T) {
 		h.ServeHTTP(w, r)
 		if w.Header().Get("X-Frame-Options") != "DENY" || w.Header().Get("Content-Security-Policy") == "" {
 			t.Fatalf("headers = %v", w.Header())
+		}
+	})
+}
+
+func TestRateLimiter(t *testing.T) {
+	l := newRateLimiter(2, 3) // 2/s, bursts of 3
+	clock := time.Unix(1800000000, 0)
+	l.now = func() time.Time { return clock }
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	steps := []struct {
+		name    string
+		addr    netip.Addr
+		advance time.Duration
+		want    bool
+	}{
+		{"burst 1", a, 0, true}, {"burst 2", a, 0, true}, {"burst 3", a, 0, true},
+		{"over the burst", a, 0, false},
+		{"another client has its own bucket", b, 0, true},
+		{"half a second later: one token", a, 500 * time.Millisecond, true},
+		{"and none more", a, 0, false},
+		{"long idle: a full burst again", a, time.Hour, true},
+	}
+	for _, s := range steps {
+		clock = clock.Add(s.advance)
+		ok, wait := l.allow(s.addr)
+		if ok != s.want || (!ok && wait <= 0) {
+			t.Fatalf("%s: allow = %v (wait %s), want %v", s.name, ok, wait, s.want)
+		}
+	}
+	t.Run("429 with Retry-After through Edge", func(t *testing.T) {
+		h := Edge(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), EdgeOptions{RateLimit: 1, RateBurst: 1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		codes := []int{}
+		for range 2 {
+			w := httptest.NewRecorder()
+			r := httptest.NewRequest("GET", "http://registry.test/v2/", nil)
+			r.RemoteAddr = "192.0.2.9:1"
+			h.ServeHTTP(w, r)
+			codes = append(codes, w.Code)
+			if w.Code == 429 && w.Header().Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+		}
+		if codes[0] != 200 || codes[1] != 429 {
+			t.Fatalf("codes = %v, want [200 429]", codes)
 		}
 	})
 }

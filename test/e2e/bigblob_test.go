@@ -143,6 +143,7 @@ func TestBigLayerCrane(t *testing.T) {
 	crane := newCrane(t)
 	l := writeBigLayer(t, t.TempDir())
 	s := startServer(t, serverOpts{})
+	crane.login(t, s.host())
 	ref := s.host() + "/big/crane:v1"
 
 	r := runClientCmd(t, bigCmdTimeout, crane.env, "", nil, crane.bin, "--insecure", "append", "-f", l.Path, "-t", ref)
@@ -187,6 +188,7 @@ func TestBigLayerOras(t *testing.T) {
 	src := t.TempDir()
 	l := writeBigLayer(t, src)
 	s := startServer(t, serverOpts{})
+	addRegistryAuth(t, filepath.Join(home, ".docker", "config.json"), s.host())
 	ref := s.host() + "/big/oras:v1"
 
 	oras(bigCmdTimeout, src, "push", "--plain-http", "--no-tty", ref, bigLayerName+":"+bigLayerType)

@@ -62,6 +62,8 @@ func TestClusterDockerPushPull(t *testing.T) {
 	env := clusterEnv(t)
 	a := startServer(t, serverOpts{Env: env})
 	b := startServer(t, serverOpts{Env: env})
+	dockerLogin(t, a)
+	dockerLogin(t, b)
 	runDockerPushPull(t, a, b)
 }
 
@@ -109,6 +111,7 @@ func TestClusterKillDuringPush(t *testing.T) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPatch, a.url(loc), pr)
 		req.ContentLength = int64(len(data) - first)
 		req.Header.Set("Content-Range", fmt.Sprintf("%d-%d", first, len(data)-1))
+		req.SetBasicAuth(adminUser, adminPassword)
 		r, err := http.DefaultClient.Do(req)
 		if err == nil {
 			r.Body.Close()
@@ -140,10 +143,10 @@ func TestClusterKillDuringPush(t *testing.T) {
 
 	// The rest of the image through B, then pull and validate through B.
 	ref, _ := name.ParseReference(b.host() + "/cluster/app:v1")
-	if err := remote.Write(ref, img, remote.WithContext(ctx)); err != nil {
+	if err := remote.Write(ref, img, remote.WithContext(ctx), registryAuth()); err != nil {
 		t.Fatalf("finishing the push on B: %v", err)
 	}
-	got, err := remote.Image(ref, remote.WithContext(ctx))
+	got, err := remote.Image(ref, remote.WithContext(ctx), registryAuth())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,6 +155,8 @@ func TestClusterKillDuringPush(t *testing.T) {
 	}
 }
 
+// clusterDo sends one request as the admin and returns the response, body
+// closed.
 func clusterDo(t *testing.T, ctx context.Context, method, url string, body io.Reader, hdr map[string]string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, method, url, body)
@@ -161,6 +166,7 @@ func clusterDo(t *testing.T, ctx context.Context, method, url string, body io.Re
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
+	req.SetBasicAuth(adminUser, adminPassword)
 	if cl, ok := hdr["Content-Length"]; ok {
 		fmt.Sscan(cl, &req.ContentLength)
 	}

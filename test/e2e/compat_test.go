@@ -178,6 +178,7 @@ func checkCompatTable() error {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	removeDockerConfig()
 	if err := checkCompatTable(); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL: compatibility table:", err)
 		if code == 0 {

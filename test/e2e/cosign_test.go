@@ -27,6 +27,7 @@ func TestCosignSignVerify(t *testing.T) {
 	cosign := newArtClient(t, "cosign", "COSIGN_PASSWORD=", "TUF_ROOT="+filepath.Join(t.TempDir(), "tuf"))
 	rng := newRand(t)
 	s := startServer(t, serverOpts{})
+	cosign.login(t, s.host())
 	const repo = "e2e/cosign"
 
 	keys := map[string]string{}

@@ -88,6 +88,22 @@ func (c craneCLI) run(t testing.TB, args ...string) cmdResult {
 	return runClientCmd(t, clientCmdTimeout, c.env, "", nil, c.bin, append([]string{"--insecure"}, args...)...)
 }
 
+// login stores the admin's credentials for hosts in crane's private Docker
+// config (`crane auth login`, which does not contact the registry). It does
+// nothing when the target asks for no credentials.
+func (c craneCLI) login(t testing.TB, hosts ...string) {
+	t.Helper()
+	if !authOn() {
+		return
+	}
+	for _, h := range hosts {
+		r := runClientCmd(t, clientCmdTimeout, c.env, "", nil, c.bin, "auth", "login", h, "--username", adminUser, "--password", adminPassword)
+		if r.Err != nil {
+			t.Fatalf("crane auth login %s: %s", h, r)
+		}
+	}
+}
+
 // must runs crane and fails the test unless it exits 0; it returns stdout
 // without the trailing newline.
 func (c craneCLI) must(t testing.TB, args ...string) string {
@@ -137,6 +153,7 @@ func TestCraneCommands(t *testing.T) {
 	crane := newCrane(t)
 	rng := newRand(t)
 	s := startServer(t, serverOpts{})
+	crane.login(t, s.host())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
@@ -270,6 +287,7 @@ func TestCraneMultiPlatform(t *testing.T) {
 	crane := newCrane(t)
 	rng := newRand(t)
 	s := startServer(t, serverOpts{})
+	crane.login(t, s.host())
 
 	archs := []string{"amd64", "arm64"}
 	imgs := map[string]v1.Image{}
@@ -463,6 +481,7 @@ func TestCraneCrossRepoMount(t *testing.T) {
 	rng := newRand(t)
 	s := startServer(t, serverOpts{})
 	p := startRecordingProxy(t, s)
+	crane.login(t, p.host())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 

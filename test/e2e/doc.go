@@ -3,6 +3,14 @@
 // go-containerregistry, kill it with SIGKILL in the middle of pushes, and
 // fill its disk.
 //
+// berth runs with authentication on, as it does by default: every server
+// starts with BERTH_ADMIN_PASSWORD set to the tests' admin password, and
+// every client (the tests' own HTTP and go-containerregistry calls, and each
+// client tool in its private configuration) logs in as that admin. The
+// login tests check logging in and out and anonymous pulls of the public
+// project library. The reference registry runs open and is sent no
+// credentials.
+//
 // The tests are behind the build tag "e2e", so a plain `go test ./...` skips
 // them. scripts/test.sh starts a private dockerd, builds bin/berth and runs
 //

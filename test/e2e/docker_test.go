@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,9 +26,43 @@ import (
 
 const dockerTimeout = 5 * time.Minute
 
-// dockerCLI runs the docker client against DOCKER_HOST and returns its
-// combined output.
+var (
+	dockerCfgOnce sync.Once
+	dockerCfgDir  string
+	dockerCfgErr  error
+)
+
+// dockerConfig is the docker CLI's private configuration directory
+// (DOCKER_CONFIG), made once for the test binary and removed by TestMain:
+// `docker login` writes the test credentials there, never into the user's
+// ~/.docker.
+func dockerConfig(t testing.TB) string {
+	t.Helper()
+	dockerCfgOnce.Do(func() {
+		dockerCfgDir, dockerCfgErr = os.MkdirTemp("", "berth-e2e-docker-config-")
+	})
+	if dockerCfgErr != nil {
+		t.Fatalf("docker config directory: %v", dockerCfgErr)
+	}
+	return dockerCfgDir
+}
+
+// removeDockerConfig removes the directory dockerConfig made, if any.
+func removeDockerConfig() {
+	if dockerCfgDir != "" {
+		_ = os.RemoveAll(dockerCfgDir)
+	}
+}
+
+// dockerCLI runs the docker client against DOCKER_HOST, with the private
+// configuration, and returns its combined output.
 func dockerCLI(t testing.TB, args ...string) (string, error) {
+	t.Helper()
+	return dockerCLIInput(t, "", args...)
+}
+
+// dockerCLIInput is dockerCLI with stdin as the command's standard input.
+func dockerCLIInput(t testing.TB, stdin string, args ...string) (string, error) {
 	t.Helper()
 	bin := os.Getenv("E2E_DOCKER")
 	if bin == "" {
@@ -35,11 +70,30 @@ func dockerCLI(t testing.TB, args ...string) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dockerTimeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+dockerConfig(t))
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
 		return string(out), fmt.Errorf("docker %s: timed out after %s", strings.Join(args, " "), dockerTimeout)
 	}
 	return string(out), err
+}
+
+// dockerLogin logs the docker CLI in to s as the admin (`docker login
+// --password-stdin`, through the engine and berth's token service) and
+// logs it out when the test ends. It does nothing when the target asks for
+// no credentials.
+func dockerLogin(t testing.TB, s *server) {
+	t.Helper()
+	if !authOn() {
+		return
+	}
+	out, err := dockerCLIInput(t, adminPassword, "login", "--username", adminUser, "--password-stdin", s.host())
+	if err != nil || !strings.Contains(out, "Login Succeeded") {
+		t.Fatalf("docker login %s: %v\n%s", s.host(), err, out)
+	}
+	t.Cleanup(func() { _, _ = dockerCLI(t, "logout", s.host()) })
 }
 
 // mustDocker runs docker and fails the test unless it exits 0.
@@ -161,6 +215,7 @@ func TestDockerPushPull(t *testing.T) {
 	scenario(t, "docker", "push of a 5-layer image, re-push (layers already exist), push into a second repository (mount), pull by tag and by digest")
 	requireDocker(t)
 	s := startServer(t, serverOpts{})
+	dockerLogin(t, s)
 	runDockerPushPull(t, s, s)
 }
 
@@ -302,6 +357,7 @@ func TestDockerImportRoundTrip(t *testing.T) {
 	requireDocker(t)
 	rng := newRand(t)
 	s := startServer(t, serverOpts{})
+	dockerLogin(t, s)
 
 	hello := fmt.Sprintf("hello from berth e2e %x\n", rng.Uint64())
 	var buf bytes.Buffer
@@ -370,6 +426,7 @@ func copyOut(t testing.TB, cid, path string) string {
 	}
 	var stderr bytes.Buffer
 	cmd := exec.Command(bin, "cp", cid+":"+path, "-")
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+dockerConfig(t))
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {

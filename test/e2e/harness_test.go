@@ -5,9 +5,12 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -30,6 +33,21 @@ const (
 	readyTimeout = 30 * time.Second
 	stopTimeout  = 25 * time.Second
 )
+
+// The system admin of every berth the tests start: authentication is on
+// (berth's default) and berth creates this account on first start from
+// BERTH_ADMIN_PASSWORD. Every client logs in as it. The reference registry
+// runs without authentication and is sent no credentials.
+const (
+	adminUser     = "admin"
+	adminPassword = "e2e-Admin-pw-4711"
+)
+
+// authOn tells whether the target registry asks for credentials.
+func authOn() bool {
+	k := os.Getenv("E2E_TARGET")
+	return k == "" || k == targetBerth
+}
 
 var (
 	binOnce sync.Once
@@ -219,6 +237,9 @@ func (s *server) start() {
 		cmd = exec.Command(s.bin, "serve", "--addr", s.addr, "--data", s.dataDir)
 	}
 	cmd.Env = append(os.Environ(), "BERTH_HTTP_SHUTDOWN_TIMEOUT=10s")
+	if s.kind == targetBerth {
+		cmd.Env = append(cmd.Env, "BERTH_ADMIN_PASSWORD="+adminPassword)
+	}
 	cmd.Env = append(cmd.Env, s.env...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
@@ -364,8 +385,14 @@ func (s *server) checkAlive(t testing.TB) {
 	}
 }
 
-// httpDo sends one request to the server and returns status, headers and body.
+// httpDo sends one request to the server as the admin (Basic credentials,
+// when the target asks for them) and returns status, headers and body.
 func (s *server) httpDo(ctx context.Context, method, path string, hdr http.Header) (int, http.Header, []byte, error) {
+	return s.httpDoAs(ctx, s.kind == targetBerth, method, path, hdr)
+}
+
+// httpDoAs is httpDo with the admin's Basic credentials (asAdmin) or none.
+func (s *server) httpDoAs(ctx context.Context, asAdmin bool, method, path string, hdr http.Header) (int, http.Header, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, s.url(path), nil)
 	if err != nil {
 		return 0, nil, nil, err
@@ -374,6 +401,9 @@ func (s *server) httpDo(ctx context.Context, method, path string, hdr http.Heade
 		for _, v := range vs {
 			req.Header.Add(k, v)
 		}
+	}
+	if asAdmin {
+		req.SetBasicAuth(adminUser, adminPassword)
 	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
@@ -385,6 +415,46 @@ func (s *server) httpDo(ctx context.Context, method, path string, hdr http.Heade
 		return resp.StatusCode, resp.Header, body, fmt.Errorf("reading body: %w", err)
 	}
 	return resp.StatusCode, resp.Header, body, nil
+}
+
+// addRegistryAuth writes the admin's credentials for hosts into the
+// Docker-format auth file at path ({"auths":{HOST:{"auth":…}}}: a client's
+// config.json or auth.json), keeping what else the file holds. Nothing is
+// written when the target asks for no credentials.
+func addRegistryAuth(t testing.TB, path string, hosts ...string) {
+	t.Helper()
+	if !authOn() {
+		return
+	}
+	doc := map[string]any{}
+	raw, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatalf("auth file %s: %v", path, err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		t.Fatal(err)
+	}
+	auths, _ := doc["auths"].(map[string]any)
+	if auths == nil {
+		auths = map[string]any{}
+	}
+	token := base64.StdEncoding.EncodeToString([]byte(adminUser + ":" + adminPassword))
+	for _, h := range hosts {
+		auths[h] = map[string]any{"auth": token}
+	}
+	doc["auths"] = auths
+	out, err := json.MarshalIndent(doc, "", "\t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append(out, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // tailFile returns the last n bytes of a file (for failure logs).

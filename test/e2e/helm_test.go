@@ -30,6 +30,7 @@ func TestHelmOCI(t *testing.T) {
 	)
 	rng := newRand(t)
 	s := startServer(t, serverOpts{})
+	helm.login(t, s.host())
 
 	const chart = "berth-e2e"
 	version := fmt.Sprintf("1.%d.%d", rng.IntN(100), rng.IntN(100))

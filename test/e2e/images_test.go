@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -244,12 +245,22 @@ var e2eTransport = func() *http.Transport {
 // httpClient is used for the tests' own requests.
 var httpClient = &http.Client{Transport: e2eTransport, Timeout: 2 * time.Minute}
 
+// registryAuth is the go-containerregistry option that logs in as the
+// admin when the target asks for credentials.
+func registryAuth() remote.Option {
+	if !authOn() {
+		return remote.WithAuth(authn.Anonymous)
+	}
+	return remote.WithAuth(&authn.Basic{Username: adminUser, Password: adminPassword})
+}
+
 // pushImage writes img with go-containerregistry, without retries, so the
 // error (if any) is the registry's first answer.
 func pushImage(ctx context.Context, ref name.Reference, img v1.Image) error {
 	return remote.Write(ref, img,
 		remote.WithContext(ctx),
 		remote.WithTransport(e2eTransport),
+		registryAuth(),
 		remote.WithRetryBackoff(remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 1}),
 		remote.WithRetryStatusCodes(),
 		remote.WithRetryPredicate(func(error) bool { return false }),
@@ -274,7 +285,7 @@ func verifyImage(ctx context.Context, host string, p pushedImage) error {
 	if err != nil {
 		return err
 	}
-	img, err := remote.Image(tag, remote.WithContext(ctx), remote.WithTransport(e2eTransport))
+	img, err := remote.Image(tag, remote.WithContext(ctx), remote.WithTransport(e2eTransport), registryAuth())
 	if err != nil {
 		return fmt.Errorf("%s: pull by tag: %w", p, err)
 	}
@@ -292,7 +303,7 @@ func verifyImage(ctx context.Context, host string, p pushedImage) error {
 	if err != nil {
 		return err
 	}
-	if _, err := remote.Head(dig, remote.WithContext(ctx), remote.WithTransport(e2eTransport)); err != nil {
+	if _, err := remote.Head(dig, remote.WithContext(ctx), remote.WithTransport(e2eTransport), registryAuth()); err != nil {
 		return fmt.Errorf("%s: HEAD by digest: %w", p, err)
 	}
 	return nil

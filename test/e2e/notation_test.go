@@ -26,6 +26,7 @@ func TestNotationSignVerify(t *testing.T) {
 	notation := newArtClient(t, "notation")
 	rng := newRand(t)
 	s := startServer(t, serverOpts{})
+	notation.login(t, s.host())
 	const (
 		repo    = "e2e/notation"
 		keyName = "berth-e2e.test"

@@ -74,14 +74,50 @@ func newArtClient(t testing.TB, name string, extra ...string) *artClient {
 	return c
 }
 
+// artLoginArgs is the login command of the artifact clients that have one
+// able to keep a password without a credentials store (plain HTTP, the
+// password read from stdin, the host appended).
+var artLoginArgs = map[string][]string{
+	"oras":   {"login", "--plain-http", "--username", adminUser, "--password-stdin"},
+	"helm":   {"registry", "login", "--plain-http", "--username", adminUser, "--password-stdin"},
+	"cosign": {"login", "--username", adminUser, "--password-stdin"},
+}
+
+// login gives the client the admin's credentials for host in its private
+// home: with its own login command, or else (notation login refuses to
+// store a password without a credentials store) in the Docker config.json
+// it reads. It does nothing when the target asks for no credentials.
+func (c *artClient) login(t testing.TB, host string) {
+	t.Helper()
+	if !authOn() {
+		return
+	}
+	args, ok := artLoginArgs[c.name]
+	if !ok {
+		addRegistryAuth(t, filepath.Join(c.home, ".docker", "config.json"), host)
+		return
+	}
+	args = append(append([]string(nil), args...), host)
+	if out, errOut, err := c.runInput(t, adminPassword, args...); err != nil {
+		t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", c.name, strings.Join(args, " "), err, out, errOut)
+	}
+}
+
 // run runs the client and returns stdout and stderr separately.
 func (c *artClient) run(t testing.TB, args ...string) (string, string, error) {
+	t.Helper()
+	return c.runInput(t, "", args...)
+}
+
+// runInput is run with stdin as the client's standard input.
+func (c *artClient) runInput(t testing.TB, stdin string, args ...string) (string, string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), artCLITimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.bin, args...)
 	cmd.Env = c.env
 	cmd.Dir = c.dir
+	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -282,6 +318,7 @@ func TestOrasArtifacts(t *testing.T) {
 	oras := newArtClient(t, "oras")
 	rng := newRand(t)
 	s := startServer(t, serverOpts{})
+	oras.login(t, s.host())
 	h := s.host()
 
 	const (

@@ -211,6 +211,7 @@ func TestPodmanBuildPushPull(t *testing.T) {
 	bin := requireTool(t, "podman")
 	st := newCtrStorage(t)
 	s := startServer(t, serverOpts{})
+	st.login(t, s.host())
 	t.Cleanup(func() {
 		if out, errOut, err := st.podman(t, bin, "system", "reset", "--force"); err != nil {
 			t.Logf("podman system reset: %v\n%s%s", err, out, errOut)
@@ -280,6 +281,7 @@ func TestBuildahBuildPushPull(t *testing.T) {
 	bin := requireTool(t, "buildah")
 	st := newCtrStorage(t)
 	s := startServer(t, serverOpts{})
+	st.login(t, s.host())
 	t.Cleanup(func() {
 		if out, errOut, err := st.buildah(t, bin, "rm", "--all"); err != nil {
 			t.Logf("buildah rm --all: %v\n%s%s", err, out, errOut)

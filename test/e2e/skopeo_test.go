@@ -46,9 +46,10 @@ const ctrRefName = "org.opencontainers.image.ref.name"
 
 // ctrTools is one private containers configuration.
 type ctrTools struct {
-	dir    string // the configuration directory
-	policy string // policy.json accepting anything
-	env    []string
+	dir      string // the configuration directory
+	policy   string // policy.json accepting anything
+	authFile string // auth.json (REGISTRY_AUTH_FILE)
+	env      []string
 }
 
 func newCtrTools(t testing.TB) *ctrTools {
@@ -62,13 +63,13 @@ func newCtrTools(t testing.TB) *ctrTools {
 			t.Fatal(err)
 		}
 	}
-	c := &ctrTools{dir: dir, policy: filepath.Join(cfgDir, "policy.json")}
+	c := &ctrTools{dir: dir, policy: filepath.Join(cfgDir, "policy.json"), authFile: filepath.Join(dir, "auth.json")}
 	files := map[string]string{
 		// The user policy is what containers/image reads when no
 		// --policy/--signature-policy flag is given.
 		c.policy:                                 `{"default":[{"type":"insecureAcceptAnything"}]}` + "\n",
 		filepath.Join(cfgDir, "registries.conf"): "unqualified-search-registries = []\nshort-name-mode = \"disabled\"\n",
-		filepath.Join(dir, "auth.json"):          `{"auths":{}}` + "\n",
+		c.authFile:                               `{"auths":{}}` + "\n",
 		filepath.Join(dir, "containers.conf"):    "[engine]\nevents_logger = \"none\"\ncgroup_manager = \"cgroupfs\"\n",
 		filepath.Join(dir, "storage.conf"):       "[storage]\ndriver = \"vfs\"\n",
 	}
@@ -81,7 +82,7 @@ func newCtrTools(t testing.TB) *ctrTools {
 		"HOME=" + home,
 		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
 		"XDG_RUNTIME_DIR=" + runDir,
-		"REGISTRY_AUTH_FILE=" + filepath.Join(dir, "auth.json"),
+		"REGISTRY_AUTH_FILE=" + c.authFile,
 		"CONTAINERS_REGISTRIES_CONF=" + filepath.Join(cfgDir, "registries.conf"),
 		"CONTAINERS_CONF=" + filepath.Join(dir, "containers.conf"),
 		"CONTAINERS_STORAGE_CONF=" + filepath.Join(dir, "storage.conf"),
@@ -89,15 +90,29 @@ func newCtrTools(t testing.TB) *ctrTools {
 	return c
 }
 
+// login puts the admin's credentials for hosts into the private auth file
+// that skopeo, podman and buildah read (REGISTRY_AUTH_FILE).
+func (c *ctrTools) login(t testing.TB, hosts ...string) {
+	t.Helper()
+	addRegistryAuth(t, c.authFile, hosts...)
+}
+
 // run runs one tool with the private configuration; stdout and stderr are
 // returned separately (stdout often is JSON).
 func (c *ctrTools) run(t testing.TB, bin string, args ...string) (string, string, error) {
+	t.Helper()
+	return c.runInput(t, "", bin, args...)
+}
+
+// runInput is run with stdin as the tool's standard input.
+func (c *ctrTools) runInput(t testing.TB, stdin, bin string, args ...string) (string, string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), ctrTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), c.env...)
 	cmd.Dir = c.dir
+	cmd.Stdin = strings.NewReader(stdin)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -362,6 +377,7 @@ func TestSkopeoCopyOCILayout(t *testing.T) {
 	c := newCtrTools(t)
 	rng := newRand(t)
 	s := startServer(t, serverOpts{})
+	c.login(t, s.host())
 
 	src := filepath.Join(t.TempDir(), "src")
 	img := ctrOCIImage(t, rng, runtime.GOARCH, 3)
@@ -416,6 +432,7 @@ func TestSkopeoInspect(t *testing.T) {
 	c := newCtrTools(t)
 	rng := newRand(t)
 	s := startServer(t, serverOpts{})
+	c.login(t, s.host())
 
 	img := ctrOCIImage(t, rng, runtime.GOARCH, 4)
 	d := ctrPush(t, s, "skopeo/inspect", img, "v1", "stable")
@@ -487,6 +504,7 @@ func TestSkopeoListTags(t *testing.T) {
 	c := newCtrTools(t)
 	rng := newRand(t)
 	s := startServer(t, serverOpts{})
+	c.login(t, s.host())
 
 	a := ctrOCIImage(t, rng, runtime.GOARCH, 1)
 	b := ctrOCIImage(t, rng, runtime.GOARCH, 1)
@@ -528,6 +546,7 @@ func TestSkopeoDelete(t *testing.T) {
 	c := newCtrTools(t)
 	rng := newRand(t)
 	s := startServer(t, serverOpts{})
+	c.login(t, s.host())
 
 	gone := ctrPush(t, s, "skopeo/del", ctrOCIImage(t, rng, runtime.GOARCH, 2), "gone")
 	keep := ctrPush(t, s, "skopeo/del", ctrOCIImage(t, rng, runtime.GOARCH, 2), "keep")
@@ -564,6 +583,7 @@ func TestSkopeoSync(t *testing.T) {
 	c := newCtrTools(t)
 	rng := newRand(t)
 	s := startServer(t, serverOpts{})
+	c.login(t, s.host())
 
 	want := map[string]string{}
 	for i, tags := range [][]string{{"v1", "latest"}, {"v2"}, {"v3-rc"}} {
@@ -669,6 +689,7 @@ func TestUmociLayoutRoundTrip(t *testing.T) {
 	c := newCtrTools(t)
 	rng := newRand(t)
 	s := startServer(t, serverOpts{})
+	c.login(t, s.host())
 
 	work := t.TempDir()
 	src := filepath.Join(work, "src")
@@ -764,5 +785,5 @@ func TestUmociLayoutRoundTrip(t *testing.T) {
 
 // ctrPushIndex writes an index and its images with go-containerregistry.
 func ctrPushIndex(ctx context.Context, ref name.Reference, idx v1.ImageIndex) error {
-	return remote.WriteIndex(ref, idx, remote.WithContext(ctx), remote.WithTransport(e2eTransport))
+	return remote.WriteIndex(ref, idx, remote.WithContext(ctx), remote.WithTransport(e2eTransport), registryAuth())
 }
