@@ -440,3 +440,99 @@ func (c *cli) robotCmd() *cobra.Command {
 	}
 	return group("robot", "Manage robot accounts on a running berth", create, list, rm)
 }
+
+func (c *cli) repoCmd() *cobra.Command {
+	var server string
+	list := &cobra.Command{
+		Use:   "list [PROJECT]",
+		Short: "List the repositories you may see (of one project)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			api, err := c.client(cmd.Context(), server)
+			if err != nil {
+				return err
+			}
+			q := url.Values{"n": {"1000"}}
+			if len(args) == 1 {
+				q.Set("project", args[0])
+			}
+			var rows [][]string
+			for {
+				var page struct {
+					Repositories []struct{ Name, Project string }
+					Next         string
+				}
+				if err := api.call(cmd.Context(), "GET", "/repositories?"+q.Encode(), nil, &page); err != nil {
+					return fmt.Errorf("repo list: %w", err)
+				}
+				for _, r := range page.Repositories {
+					rows = append(rows, []string{r.Name, r.Project})
+				}
+				if page.Next == "" {
+					break
+				}
+				q.Set("last", page.Next)
+			}
+			c.table("NAME\tPROJECT", rows)
+			return nil
+		},
+	}
+	artifacts := &cobra.Command{
+		Use:   "artifacts NAME",
+		Short: "List a repository's manifests: tags, size, platforms, pusher, pulls",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			api, err := c.client(cmd.Context(), server)
+			if err != nil {
+				return err
+			}
+			var as []struct {
+				Digest    string
+				Tags      []string
+				Size      int64
+				Platforms []struct{ OS, Architecture, Variant string }
+				PushedAt  time.Time `json:"pushed_at"`
+				Pusher    string
+				Pulls     int
+			}
+			if err := api.call(cmd.Context(), "GET", "/artifacts?"+url.Values{"repository": {args[0]}}.Encode(), nil, &as); err != nil {
+				return fmt.Errorf("repo artifacts %s: %w", args[0], err)
+			}
+			var rows [][]string
+			for _, a := range as {
+				var ps []string
+				for _, p := range a.Platforms {
+					ps = append(ps, strings.TrimSuffix(p.OS+"/"+p.Architecture+"/"+p.Variant, "/"))
+				}
+				short := a.Digest
+				if len(short) > 19 {
+					short = short[:19]
+				}
+				rows = append(rows, []string{short, strings.Join(a.Tags, ","), fmt.Sprint(a.Size), strings.Join(ps, ","),
+					a.PushedAt.Format(time.DateTime), a.Pusher, fmt.Sprint(a.Pulls)})
+			}
+			c.table("DIGEST\tTAGS\tSIZE\tPLATFORMS\tPUSHED\tPUSHER\tPULLS", rows)
+			return nil
+		},
+	}
+	rm := &cobra.Command{
+		Use:   "rm NAME",
+		Short: "Delete a repository: its manifests, tags and blob links",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			api, err := c.client(cmd.Context(), server)
+			if err != nil {
+				return err
+			}
+			if err := api.call(cmd.Context(), "DELETE", "/repositories/"+args[0], nil, nil); err != nil {
+				return fmt.Errorf("repo rm %s: %w", args[0], err)
+			}
+			fmt.Fprintf(c.stdout, "Deleted repository %s\n", args[0])
+			return nil
+		},
+	}
+	for _, s := range []*cobra.Command{list, artifacts, rm} {
+		serverFlag(s, &server)
+	}
+	return group("repo", "List and delete repositories on a running berth", list, artifacts, rm)
+}

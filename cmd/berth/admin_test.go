@@ -80,6 +80,30 @@ func TestAdminCommands(t *testing.T) {
 		}
 	}
 
+	// Repositories: push one, then list, inspect and delete it through the
+	// CLI.
+	img0, _ := random.Image(256, 1)
+	ref0, _ := name.ParseReference(host + "/apps/api:v1")
+	if err := remote.Write(ref0, img0, remote.WithAuth(&authn.Basic{Username: "admin", Password: cliAdminPassword})); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []struct {
+		args     []string
+		wantCode int
+		wantOut  string
+	}{
+		{[]string{"repo", "list"}, 0, `(?m)^apps/api\s+apps$`},
+		{[]string{"repo", "list", "library"}, 0, `^NAME\s+PROJECT\n$`},
+		{[]string{"repo", "artifacts", "apps/api"}, 0, `(?m)^sha256:[0-9a-f]{12}\s+v1\s+\d+\s+.*admin\s+0$`},
+		{[]string{"repo", "rm", "apps/api"}, 0, `Deleted repository apps/api`},
+		{[]string{"repo", "rm", "apps/api"}, 1, ``},
+	} {
+		code, out, errOut := adminCLI(t, home, "", s.args...)
+		if code != s.wantCode || !regexp.MustCompile(s.wantOut).MatchString(out) {
+			t.Fatalf("berth %s = %d\nstdout: %s\nstderr: %s", strings.Join(s.args, " "), code, out, errOut)
+		}
+	}
+
 	// The login file keeps a refresh token, never the password.
 	b, err := os.ReadFile(filepath.Join(home, ".config", "berth", "login.json"))
 	if err != nil || strings.Contains(string(b), cliAdminPassword) || !strings.Contains(string(b), "refresh_token") {

@@ -13,6 +13,7 @@ import (
 
 	actorpkg "github.com/berth-registry/berth/internal/actor"
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/errcode"
 	"github.com/berth-registry/berth/internal/meta"
 )
 
@@ -25,6 +26,7 @@ const maxBody = 1 << 20
 // API serves the management API.
 type API struct {
 	auth       *auth.Service
+	reg        Registry
 	log        *slog.Logger
 	mux        *http.ServeMux
 	clientAddr func(*http.Request) string
@@ -32,8 +34,8 @@ type API struct {
 
 // New returns the management API over the access-control service.
 // clientAddr tells the client's address (behind trusted proxies too).
-func New(a *auth.Service, log *slog.Logger, clientAddr func(*http.Request) string) *API {
-	x := &API{auth: a, log: log, mux: http.NewServeMux(), clientAddr: clientAddr}
+func New(a *auth.Service, reg Registry, log *slog.Logger, clientAddr func(*http.Request) string) *API {
+	x := &API{auth: a, reg: reg, log: log, mux: http.NewServeMux(), clientAddr: clientAddr}
 	x.routes()
 	return x
 }
@@ -100,7 +102,10 @@ func (x *API) writeError(w http.ResponseWriter, r *http.Request, actor auth.Iden
 	var typ *json.UnmarshalTypeError
 	var mbe *http.MaxBytesError
 	var th *auth.ThrottledError
+	var ec *errcode.Error
 	switch {
+	case errors.As(err, &ec):
+		status, code, msg = ec.HTTPStatus(), ec.Code.Name, ec.JSON().Message
 	case errors.As(err, &th):
 		status, code, msg = http.StatusTooManyRequests, "TOOMANYREQUESTS", th.Error()
 		w.Header().Set("Retry-After", fmt.Sprint(max(int(th.RetryAfter.Round(time.Second)/time.Second), 1)))

@@ -80,7 +80,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		}
 		v2.WithAccess(access, cfg.HTTP.ExternalURL)
 		mux.HandleFunc("/token", v2.ServeToken)
-		mux.Handle(api.Prefix+"/", api.New(access, log, func(r *http.Request) string { return httpapi.ClientAddr(r).String() }))
+		mux.Handle(api.Prefix+"/", api.New(access, svc, log, func(r *http.Request) string { return httpapi.ClientAddr(r).String() }))
 	}
 	mux.Handle("/v2/", v2)
 	mux.Handle("/v2", v2)

@@ -538,3 +538,19 @@ func (s *Service) ListAudit(ctx context.Context, actor Identity, f meta.AuditFil
 	})
 	return out, err
 }
+
+// Allowed reports whether id may do action to repo (for management calls
+// about repositories).
+func (s *Service) Allowed(ctx context.Context, id Identity, repo, action string) error {
+	g, err := s.Authz.Grant(ctx, id, repo)
+	if err != nil {
+		return err
+	}
+	if !g.Allows(action) {
+		if g.List || g.Allows(ActionPull) {
+			return ErrDenied
+		}
+		return fmt.Errorf("repository %s: %w", repo, meta.ErrNotFound) // do not reveal what the caller may not see
+	}
+	return nil
+}

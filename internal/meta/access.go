@@ -204,6 +204,17 @@ type AuditFilter struct {
 type AuditReader interface {
 	// ListAudit returns the events matching f, newest first.
 	ListAudit(f AuditFilter) ([]AuditEvent, error)
+	// Activity sums up the audit log of repo by digest: pulls, the last
+	// pull, and the last push with its actor.
+	Activity(repo string) (map[string]Activity, error)
+}
+
+// Activity is what the audit log says of one manifest.
+type Activity struct {
+	Pulls    int
+	LastPull time.Time
+	Pusher   string
+	PushedAt time.Time
 }
 
 type AuditWriter interface {

@@ -81,6 +81,10 @@ type RepoReader interface {
 type RepoWriter interface {
 	// EnsureRepository creates the repository if it does not exist.
 	EnsureRepository(name string) error
+	// DeleteRepository removes the repository with its manifests, tags and
+	// blob links (not the blobs: GC's business); ErrNotFound if it does
+	// not exist.
+	DeleteRepository(name string) error
 }
 
 type BlobReader interface {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/berth-registry/berth/internal/meta"
 )
 
@@ -413,6 +415,81 @@ var auditTests = []test{
 		if got := list(meta.AuditFilter{}); len(got) != 3 {
 			t.Fatalf("after purge: %d", len(got))
 		}
+	}},
+}
+
+var repoDeleteTests = []test{
+	{"delete a repository with its manifests, tags and links", func(t *testing.T, s meta.Store) {
+		blob := digest.FromString("layer")
+		m := meta.Manifest{Digest: digest.FromString("m"), MediaType: "application/vnd.oci.image.manifest.v1+json", Size: 2, Content: []byte("{}")}
+		update(t, s, func(tx meta.Tx) error {
+			for _, repo := range []string{"team/app", "team/keep"} {
+				if err := tx.LinkBlob(repo, blob, 5); err != nil {
+					return err
+				}
+				if err := tx.PutManifest(repo, m, meta.Refs{Blobs: []digest.Digest{blob}}); err != nil {
+					return err
+				}
+				if _, err := tx.PutTag(repo, "v1", m.Digest); err != nil {
+					return err
+				}
+			}
+			return tx.DeleteRepository("team/app")
+		})
+		view(t, s, func(r meta.Reader) error {
+			if _, err := r.Repository("team/app"); !errors.Is(err, meta.ErrNotFound) {
+				t.Errorf("repository: %v", err)
+			}
+			if _, err := r.Manifest("team/app", m.Digest); !errors.Is(err, meta.ErrNotFound) {
+				t.Errorf("manifest: %v", err)
+			}
+			if _, err := r.Tag("team/app", "v1"); !errors.Is(err, meta.ErrNotFound) {
+				t.Errorf("tag: %v", err)
+			}
+			if _, err := r.BlobLink("team/app", blob); !errors.Is(err, meta.ErrNotFound) {
+				t.Errorf("blob link: %v", err)
+			}
+			if d, err := r.Tag("team/keep", "v1"); err != nil || d != m.Digest {
+				t.Errorf("the other repository lost its tag: %v", err)
+			}
+			if repos, err := r.ListRepositories("", 0); err != nil || !slices.Equal(repos, []string{"team/keep"}) {
+				t.Errorf("repositories = %v, %v", repos, err)
+			}
+			return nil
+		})
+		update(t, s, func(tx meta.Tx) error {
+			if err := tx.DeleteRepository("team/app"); !errors.Is(err, meta.ErrNotFound) {
+				t.Errorf("second delete = %v", err)
+			}
+			return nil
+		})
+	}},
+	{"activity sums pulls and the last push by digest", func(t *testing.T, s meta.Store) {
+		t0 := time.Unix(1700000000, 0).UTC()
+		update(t, s, func(tx meta.Tx) error {
+			return tx.AppendAudit(
+				meta.AuditEvent{At: t0, Actor: "alice", Action: "push", Repo: "r", Digest: "d1"},
+				meta.AuditEvent{At: t0.Add(time.Minute), Actor: "bob", Action: "push", Repo: "r", Digest: "d1"},
+				meta.AuditEvent{At: t0.Add(2 * time.Minute), Action: "pull", Repo: "r", Digest: "d1"},
+				meta.AuditEvent{At: t0.Add(3 * time.Minute), Action: "pull", Repo: "r", Digest: "d1"},
+				meta.AuditEvent{At: t0.Add(4 * time.Minute), Action: "pull", Repo: "other", Digest: "d1"},
+				meta.AuditEvent{At: t0, Action: "pull", Repo: "r", Digest: "d2"},
+			)
+		})
+		view(t, s, func(r meta.Reader) error {
+			a, err := r.Activity("r")
+			if err != nil {
+				return err
+			}
+			d1, d2 := a["d1"], a["d2"]
+			if d1.Pulls != 2 || !d1.LastPull.Equal(t0.Add(3*time.Minute)) || d1.Pusher != "bob" || !d1.PushedAt.Equal(t0.Add(time.Minute)) {
+				t.Errorf("d1 = %+v", d1)
+			}
+			if d2.Pulls != 1 || d2.Pusher != "" || len(a) != 2 {
+				t.Errorf("activity = %+v", a)
+			}
+			return nil
+		})
 	}},
 }
 

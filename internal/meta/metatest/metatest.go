@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"Access", accessTests},
 		{"Throttles", throttleTests},
 		{"Audit", auditTests},
+		{"RepositoryDelete", repoDeleteTests},
 		{"Close", closeTests},
 	}
 	for _, g := range groups {

@@ -82,3 +82,43 @@ func (t *txn) ListAudit(f meta.AuditFilter) ([]meta.AuditEvent, error) {
 	})
 	return out, err
 }
+
+const (
+	qActivityPulls  = `SELECT digest, COUNT(*), MAX(at) FROM audit_events WHERE repo = ? AND action = 'pull' GROUP BY digest`
+	qActivityPushes = `SELECT digest, actor, at FROM audit_events WHERE repo = ? AND action = 'push' ORDER BY id`
+)
+
+func (t *txn) Activity(repo string) (map[string]meta.Activity, error) {
+	out := map[string]meta.Activity{}
+	err := t.rows("pull counts of "+repo, qActivityPulls, []any{repo}, func(sc scanner) error {
+		var (
+			d    string
+			n    int
+			last int64
+		)
+		if err := sc.Scan(&d, &n, &last); err != nil {
+			return err
+		}
+		a := out[d]
+		a.Pulls, a.LastPull = n, fromNanos(last)
+		out[d] = a
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = t.rows("pushes of "+repo, qActivityPushes, []any{repo}, func(sc scanner) error {
+		var (
+			d, actor string
+			at       int64
+		)
+		if err := sc.Scan(&d, &actor, &at); err != nil {
+			return err
+		}
+		a := out[d]
+		a.Pusher, a.PushedAt = actor, fromNanos(at) // the last push wins
+		out[d] = a
+		return nil
+	})
+	return out, err
+}

@@ -23,6 +23,7 @@ const (
 	qListRepos     = `SELECT name FROM repositories WHERE name > ? ORDER BY name`
 	qListReposN    = qListRepos + ` LIMIT ?`
 	qEnsureRepo    = `INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`
+	qDeleteRepo    = `DELETE FROM repositories WHERE name = ?`
 	qBlobLink      = `SELECT b.size FROM blob_links b JOIN repositories r ON r.id = b.repo_id WHERE r.name = ? AND b.digest = ?`
 	qListBlobLinks = `SELECT b.digest, b.size FROM blob_links b JOIN repositories r ON r.id = b.repo_id
 		WHERE r.name = ? AND b.digest > ? ORDER BY b.digest LIMIT ?`
@@ -45,6 +46,10 @@ func (t *txn) ListRepositories(last string, n int) ([]string, error) {
 		return t.column("list repositories", qListRepos, last)
 	}
 	return t.column("list repositories", qListReposN, last, n)
+}
+
+func (t *txn) DeleteRepository(name string) error {
+	return t.execOne("delete repository "+name, qDeleteRepo, name)
 }
 
 func (t *txn) EnsureRepository(name string) error {

@@ -1,0 +1,114 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/registry"
+)
+
+// Registry is what the API needs of the registry service.
+type Registry interface {
+	Catalog(ctx context.Context, last string, n int, keep func(repo string) (bool, error)) (registry.Page, error)
+	Artifacts(ctx context.Context, repo string) ([]registry.Artifact, error)
+	DeleteRepository(ctx context.Context, repo string) error
+}
+
+type repositoryJSON struct {
+	Name    string `json:"name"`
+	Project string `json:"project"`
+}
+
+// listRepositories lists the repositories the caller may see:
+// ?project= narrows to one project, ?n= and ?last= page.
+func (x *API) listRepositories(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
+	q := r.URL.Query()
+	n := 100
+	if v := q.Get("n"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n <= 0 || n > 1000 {
+			return 0, nil, invalidf("n=%q: want a number from 1 to 1000", v)
+		}
+	}
+	project := q.Get("project")
+	visible := x.auth.Visible(ctx, actor)
+	keep := func(repo string) (bool, error) {
+		if project != "" && auth.ProjectOf(repo) != project {
+			return false, nil
+		}
+		return visible(repo)
+	}
+	last := q.Get("last")
+	if project != "" && last < project {
+		last = project // names of the project sort after it
+	}
+	page, err := x.reg.Catalog(ctx, last, n, keep)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := struct {
+		Repositories []repositoryJSON `json:"repositories"`
+		Next         string           `json:"next,omitempty"` // pass as ?last= for the next page
+	}{Repositories: make([]repositoryJSON, 0, len(page.Items))}
+	for _, name := range page.Items {
+		out.Repositories = append(out.Repositories, repositoryJSON{Name: name, Project: auth.ProjectOf(name)})
+	}
+	if page.More && len(page.Items) > 0 {
+		out.Next = page.Items[len(page.Items)-1]
+	}
+	return http.StatusOK, out, nil
+}
+
+type artifactJSON struct {
+	Digest       string              `json:"digest"`
+	MediaType    string              `json:"media_type"`
+	ArtifactType string              `json:"artifact_type,omitempty"`
+	Size         int64               `json:"size"`
+	Tags         []string            `json:"tags"`
+	Platforms    []registry.Platform `json:"platforms,omitempty"`
+	Subject      string              `json:"subject,omitempty"`
+	PushedAt     time.Time           `json:"pushed_at"`
+	Pusher       string              `json:"pusher,omitempty"`
+	Pulls        int                 `json:"pulls"`
+	LastPull     *time.Time          `json:"last_pull,omitempty"`
+}
+
+// listArtifacts lists the manifests of ?repository= with their tags, size,
+// platforms, push time and pusher, and pull count.
+func (x *API) listArtifacts(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
+	repo := r.URL.Query().Get("repository")
+	if repo == "" {
+		return 0, nil, invalidf("repository= is required")
+	}
+	if err := x.auth.Allowed(ctx, actor, repo, auth.ActionPull); err != nil {
+		return 0, nil, err
+	}
+	as, err := x.reg.Artifacts(ctx, repo)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := make([]artifactJSON, 0, len(as))
+	for _, a := range as {
+		j := artifactJSON{Digest: a.Digest.String(), MediaType: a.MediaType, ArtifactType: a.ArtifactType, Size: a.Size,
+			Tags: a.Tags, Platforms: a.Platforms, Subject: a.Subject.String(), PushedAt: a.PushedAt, Pusher: a.Pusher,
+			Pulls: a.Pulls, LastPull: optTime(a.LastPull)}
+		if j.Tags == nil {
+			j.Tags = []string{}
+		}
+		out = append(out, j)
+	}
+	return http.StatusOK, out, nil
+}
+
+// deleteRepository deletes a repository (those who may delete in it).
+func (x *API) deleteRepository(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
+	repo := strings.Trim(r.PathValue("name"), "/")
+	if err := x.auth.Allowed(ctx, actor, repo, auth.ActionDelete); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusNoContent, nil, x.reg.DeleteRepository(ctx, repo)
+}
