@@ -23,6 +23,12 @@ type repositoryJSON struct {
 	Project string `json:"project"`
 }
 
+// repositoryPage is one page of repositories.
+type repositoryPage struct {
+	Repositories []repositoryJSON `json:"repositories"`
+	Next         string           `json:"next,omitempty"` // pass as ?last= for the next page
+}
+
 // listRepositories lists the repositories the caller may see:
 // ?project= narrows to one project, ?n= and ?last= page.
 func (x *API) listRepositories(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
@@ -50,10 +56,7 @@ func (x *API) listRepositories(ctx context.Context, actor auth.Identity, r *http
 	if err != nil {
 		return 0, nil, err
 	}
-	out := struct {
-		Repositories []repositoryJSON `json:"repositories"`
-		Next         string           `json:"next,omitempty"` // pass as ?last= for the next page
-	}{Repositories: make([]repositoryJSON, 0, len(page.Items))}
+	out := repositoryPage{Repositories: make([]repositoryJSON, 0, len(page.Items))}
 	for _, name := range page.Items {
 		out.Repositories = append(out.Repositories, repositoryJSON{Name: name, Project: auth.ProjectOf(name)})
 	}

@@ -11,38 +11,97 @@ import (
 	"github.com/berth-registry/berth/internal/meta"
 )
 
+// operation is one endpoint: its route, handler and what the OpenAPI
+// document says of it (request and response are zero values of the wire
+// types; nil for none).
+type operation struct {
+	method, path string
+	h            func(*API, context.Context, auth.Identity, *http.Request) (int, any, error)
+	summary      string
+	who          string
+	request      any
+	response     any
+	status       int
+}
+
+// operations is every endpoint of the management API, in one table that
+// both the router and the OpenAPI document are made from.
+var operations = []operation{
+	{"GET", "/me", (*API).me, "The caller's identity", "any logged-in caller", nil, identityJSON{}, 200},
+	{"GET", "/users", (*API).listUsers, "List users", "system admins", nil, []userJSON{}, 200},
+	{"POST", "/users", (*API).createUser, "Create a user", "system admins", createUserRequest{}, userJSON{}, 201},
+	{"GET", "/users/{name}", (*API).getUser, "Read a user", "system admins; users themselves", nil, userJSON{}, 200},
+	{"PATCH", "/users/{name}", (*API).updateUser, "Change a user's password, admin flag or disabled flag", "system admins; users their own password", updateUserRequest{}, userJSON{}, 200},
+	{"DELETE", "/users/{name}", (*API).deleteUser, "Delete a user and its memberships", "system admins", nil, nil, 204},
+	{"GET", "/projects", (*API).listProjects, "List the projects the caller may see", "anyone", nil, []projectJSON{}, 200},
+	{"POST", "/projects", (*API).createProject, "Create a project", "system admins (any user with projects.auto_create)", createProjectRequest{}, projectJSON{}, 201},
+	{"GET", "/projects/{project}", (*API).getProject, "Read a project", "who may see it", nil, projectJSON{}, 200},
+	{"PATCH", "/projects/{project}", (*API).updateProject, "Make a project public or private", "its admins", updateProjectRequest{}, projectJSON{}, 200},
+	{"DELETE", "/projects/{project}", (*API).deleteProject, "Delete an empty project", "system admins", nil, nil, 204},
+	{"GET", "/projects/{project}/members", (*API).listMembers, "List a project's members", "who may see it", nil, []memberJSON{}, 200},
+	{"PUT", "/projects/{project}/members/{kind}/{member}", (*API).putMember, "Give a user or group (kind) a role", "its admins", putMemberRequest{}, memberJSON{}, 200},
+	{"DELETE", "/projects/{project}/members/{kind}/{member}", (*API).deleteMember, "Remove a membership", "its admins", nil, nil, 204},
+	{"GET", "/projects/{project}/robots", (*API).listRobots, "List a project's robots", "its admins", nil, []robotJSON{}, 200},
+	{"POST", "/projects/{project}/robots", (*API).createRobot, "Create a project robot; the secret is in this answer only", "its admins", createRobotRequest{}, robotJSON{}, 201},
+	{"PATCH", "/projects/{project}/robots/{robot}", (*API).updateRobot, "Disable or enable a robot", "its admins", updateRobotRequest{}, nil, 204},
+	{"DELETE", "/projects/{project}/robots/{robot}", (*API).deleteRobot, "Delete a robot", "its admins", nil, nil, 204},
+	{"GET", "/robots", (*API).listRobots, "List system robots", "system admins", nil, []robotJSON{}, 200},
+	{"POST", "/robots", (*API).createRobot, "Create a system robot; the secret is in this answer only", "system admins", createRobotRequest{}, robotJSON{}, 201},
+	{"PATCH", "/robots/{robot}", (*API).updateRobot, "Disable or enable a system robot", "system admins", updateRobotRequest{}, nil, 204},
+	{"DELETE", "/robots/{robot}", (*API).deleteRobot, "Delete a system robot", "system admins", nil, nil, 204},
+	{"GET", "/repositories", (*API).listRepositories, "List the repositories the caller may see (?project=, ?n=, ?last=)", "anyone", nil, repositoryPage{}, 200},
+	{"DELETE", "/repositories/{name...}", (*API).deleteRepository, "Delete a repository", "who may delete in it", nil, nil, 204},
+	{"GET", "/artifacts", (*API).listArtifacts, "List a repository's manifests (?repository=)", "who may pull from it", nil, []artifactJSON{}, 200},
+	{"GET", "/audit", (*API).listAudit, "Page through the audit log (?actor= ?action= ?repository= ?since= ?until= ?limit= ?before=)", "system admins", nil, auditPage{}, 200},
+}
+
 func (x *API) routes() {
-	x.handle("GET "+Prefix+"/me", x.me)
-	x.handle("GET "+Prefix+"/users", x.listUsers)
-	x.handle("POST "+Prefix+"/users", x.createUser)
-	x.handle("GET "+Prefix+"/users/{name}", x.getUser)
-	x.handle("PATCH "+Prefix+"/users/{name}", x.updateUser)
-	x.handle("DELETE "+Prefix+"/users/{name}", x.deleteUser)
-
-	x.handle("GET "+Prefix+"/projects", x.listProjects)
-	x.handle("POST "+Prefix+"/projects", x.createProject)
-	x.handle("GET "+Prefix+"/projects/{project}", x.getProject)
-	x.handle("PATCH "+Prefix+"/projects/{project}", x.updateProject)
-	x.handle("DELETE "+Prefix+"/projects/{project}", x.deleteProject)
-	x.handle("GET "+Prefix+"/projects/{project}/members", x.listMembers)
-	x.handle("PUT "+Prefix+"/projects/{project}/members/{kind}/{member}", x.putMember)
-	x.handle("DELETE "+Prefix+"/projects/{project}/members/{kind}/{member}", x.deleteMember)
-
-	x.handle("GET "+Prefix+"/projects/{project}/robots", x.listRobots)
-	x.handle("POST "+Prefix+"/projects/{project}/robots", x.createRobot)
-	x.handle("PATCH "+Prefix+"/projects/{project}/robots/{robot}", x.updateRobot)
-	x.handle("DELETE "+Prefix+"/projects/{project}/robots/{robot}", x.deleteRobot)
-	x.handle("GET "+Prefix+"/audit", x.listAudit)
-	x.handle("GET "+Prefix+"/repositories", x.listRepositories)
-	x.handle("DELETE "+Prefix+"/repositories/{name...}", x.deleteRepository)
-	x.handle("GET "+Prefix+"/artifacts", x.listArtifacts)
-	x.handle("GET "+Prefix+"/robots", x.listRobots)
-	x.handle("POST "+Prefix+"/robots", x.createRobot)
-	x.handle("PATCH "+Prefix+"/robots/{robot}", x.updateRobot)
-	x.handle("DELETE "+Prefix+"/robots/{robot}", x.deleteRobot)
+	for _, op := range operations {
+		x.handle(op.method+" "+Prefix+op.path, func(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
+			return op.h(x, ctx, actor, r)
+		})
+	}
+	x.mux.HandleFunc("GET "+Prefix+"/openapi.json", x.openAPI)
 }
 
 // Wire shapes.
+
+type createUserRequest struct {
+	Name     string `json:"name"`
+	Password string `json:"password"`
+	Admin    bool   `json:"admin"`
+}
+
+type updateUserRequest struct {
+	Password *string `json:"password"`
+	Admin    *bool   `json:"admin"`
+	Disabled *bool   `json:"disabled"`
+}
+
+type createProjectRequest struct {
+	Name   string `json:"name"`
+	Public bool   `json:"public"`
+}
+
+type updateProjectRequest struct {
+	Public *bool `json:"public"`
+}
+
+type putMemberRequest struct {
+	Role string `json:"role"`
+}
+
+type createRobotRequest struct {
+	Name        string                 `json:"name"`
+	Description string                 `json:"description"`
+	Permissions []meta.RobotPermission `json:"permissions"`
+	ExpiresAt   *time.Time             `json:"expires_at"`
+}
+
+type updateRobotRequest struct {
+	Disabled *bool `json:"disabled"`
+}
+
 
 type userJSON struct {
 	Name              string    `json:"name"`
@@ -114,11 +173,7 @@ func (x *API) listUsers(ctx context.Context, actor auth.Identity, _ *http.Reques
 }
 
 func (x *API) createUser(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
-	var in struct {
-		Name     string `json:"name"`
-		Password string `json:"password"`
-		Admin    bool   `json:"admin"`
-	}
+	var in createUserRequest
 	if err := decode(nil, r, &in); err != nil {
 		return 0, nil, err
 	}
@@ -132,11 +187,7 @@ func (x *API) getUser(ctx context.Context, actor auth.Identity, r *http.Request)
 }
 
 func (x *API) updateUser(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
-	var in struct {
-		Password *string `json:"password"`
-		Admin    *bool   `json:"admin"`
-		Disabled *bool   `json:"disabled"`
-	}
+	var in updateUserRequest
 	if err := decode(nil, r, &in); err != nil {
 		return 0, nil, err
 	}
@@ -160,10 +211,7 @@ func (x *API) listProjects(ctx context.Context, actor auth.Identity, _ *http.Req
 }
 
 func (x *API) createProject(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
-	var in struct {
-		Name   string `json:"name"`
-		Public bool   `json:"public"`
-	}
+	var in createProjectRequest
 	if err := decode(nil, r, &in); err != nil {
 		return 0, nil, err
 	}
@@ -177,9 +225,7 @@ func (x *API) getProject(ctx context.Context, actor auth.Identity, r *http.Reque
 }
 
 func (x *API) updateProject(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
-	var in struct {
-		Public *bool `json:"public"`
-	}
+	var in updateProjectRequest
 	if err := decode(nil, r, &in); err != nil {
 		return 0, nil, err
 	}
@@ -207,9 +253,7 @@ func (x *API) listMembers(ctx context.Context, actor auth.Identity, r *http.Requ
 }
 
 func (x *API) putMember(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
-	var in struct {
-		Role string `json:"role"`
-	}
+	var in putMemberRequest
 	if err := decode(nil, r, &in); err != nil {
 		return 0, nil, err
 	}
@@ -236,12 +280,7 @@ func (x *API) listRobots(ctx context.Context, actor auth.Identity, r *http.Reque
 }
 
 func (x *API) createRobot(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
-	var in struct {
-		Name        string                 `json:"name"`
-		Description string                 `json:"description"`
-		Permissions []meta.RobotPermission `json:"permissions"`
-		ExpiresAt   *time.Time             `json:"expires_at"`
-	}
+	var in createRobotRequest
 	if err := decode(nil, r, &in); err != nil {
 		return 0, nil, err
 	}
@@ -256,9 +295,7 @@ func (x *API) createRobot(ctx context.Context, actor auth.Identity, r *http.Requ
 }
 
 func (x *API) updateRobot(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
-	var in struct {
-		Disabled *bool `json:"disabled"`
-	}
+	var in updateRobotRequest
 	if err := decode(nil, r, &in); err != nil {
 		return 0, nil, err
 	}
@@ -286,6 +323,12 @@ type auditJSON struct {
 	Digest    string    `json:"digest,omitempty"`
 	Tag       string    `json:"tag,omitempty"`
 	Detail    string    `json:"detail,omitempty"`
+}
+
+// auditPage is one page of the audit log.
+type auditPage struct {
+	Events []auditJSON `json:"events"`
+	Next   string      `json:"next,omitempty"` // pass as ?before= for the next page
 }
 
 // auditPageMax bounds one page of the audit log.
@@ -333,10 +376,7 @@ func (x *API) listAudit(ctx context.Context, actor auth.Identity, r *http.Reques
 	if err != nil {
 		return 0, nil, err
 	}
-	out := struct {
-		Events []auditJSON `json:"events"`
-		Next   string      `json:"next,omitempty"` // pass as ?before= for the next page
-	}{Events: make([]auditJSON, 0, len(evs))}
+	out := auditPage{Events: make([]auditJSON, 0, len(evs))}
 	for _, e := range evs {
 		out.Events = append(out.Events, auditJSON{ID: e.ID, At: e.At, Actor: e.Actor, ActorKind: e.ActorKind, Addr: e.Addr,
 			Action: e.Action, Repo: e.Repo, Digest: e.Digest, Tag: e.Tag, Detail: e.Detail})

@@ -85,6 +85,14 @@ func TestManagementFlow(t *testing.T) {
 		}
 	}
 
+	var doc struct {
+		OpenAPI string `json:"openapi"`
+		Paths   map[string]any
+	}
+	if code := apiCall(t, base, "", "", "GET", "/openapi.json", "", &doc); code != 200 || doc.OpenAPI != "3.0.3" || doc.Paths["/api/v1/users"] == nil {
+		t.Fatalf("openapi.json = %d %+v", code, doc)
+	}
+
 	var robot struct {
 		Name, Secret string
 	}
