@@ -102,7 +102,6 @@ type updateRobotRequest struct {
 	Disabled *bool `json:"disabled"`
 }
 
-
 type userJSON struct {
 	Name              string    `json:"name"`
 	Admin             bool      `json:"admin"`
