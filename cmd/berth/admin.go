@@ -536,3 +536,25 @@ func (c *cli) repoCmd() *cobra.Command {
 	}
 	return group("repo", "List and delete repositories on a running berth", list, artifacts, rm)
 }
+
+func (c *cli) tokenCmd() *cobra.Command {
+	var server string
+	rotate := &cobra.Command{
+		Use:   "rotate-key",
+		Short: "Make a new token signing key (old tokens stay valid until they expire)",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			api, err := c.client(cmd.Context(), server)
+			if err != nil {
+				return err
+			}
+			if err := api.call(cmd.Context(), "POST", "/system/signing-keys/rotate", nil, nil); err != nil {
+				return fmt.Errorf("token rotate-key: %w", err)
+			}
+			fmt.Fprintln(c.stdout, "Rotated the token signing key; the previous keys verify until the tokens they signed expire")
+			return nil
+		},
+	}
+	serverFlag(rotate, &server)
+	return group("token", "Manage berth's token service", rotate)
+}

@@ -71,6 +71,8 @@ func TestAdminCommands(t *testing.T) {
 		{"user passwd", "alice-new-password\n", []string{"user", "passwd", "alice"}, 0, "Changed the password of alice", ""},
 		{"robot rm", "", []string{"robot", "rm", "apps/ci"}, 0, "Deleted robot apps/ci", ""},
 		{"user rm", "", []string{"user", "rm", "bob"}, 0, "Deleted user bob", ""},
+		{"rotate the token signing key", "", []string{"token", "rotate-key"}, 0, "Rotated the token signing key", ""},
+		{"the login still works after a rotation", "", []string{"user", "list"}, 0, `(?m)^admin\s+yes`, ""},
 		{"another server than the login's", "", []string{"user", "list", "--server", "127.0.0.1:1"}, 1, "", "not logged in to http://127.0.0.1:1"},
 	}
 	for _, s := range steps {

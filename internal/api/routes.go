@@ -52,6 +52,7 @@ var operations = []operation{
 	{"GET", "/repositories", (*API).listRepositories, "List the repositories the caller may see (?project=, ?n=, ?last=)", "anyone", nil, repositoryPage{}, 200},
 	{"DELETE", "/repositories/{name...}", (*API).deleteRepository, "Delete a repository", "who may delete in it", nil, nil, 204},
 	{"GET", "/artifacts", (*API).listArtifacts, "List a repository's manifests (?repository=)", "who may pull from it", nil, []artifactJSON{}, 200},
+	{"POST", "/system/signing-keys/rotate", (*API).rotateKey, "Make a new token signing key; tokens signed by the old ones stay valid until they expire", "system admins", nil, nil, 204},
 	{"GET", "/audit", (*API).listAudit, "Page through the audit log (?actor= ?action= ?repository= ?since= ?until= ?limit= ?before=)", "system admins", nil, auditPage{}, 200},
 }
 
@@ -384,4 +385,8 @@ func (x *API) listAudit(ctx context.Context, actor auth.Identity, r *http.Reques
 		out.Next = strconv.FormatInt(evs[len(evs)-1].ID, 10)
 	}
 	return http.StatusOK, out, nil
+}
+
+func (x *API) rotateKey(ctx context.Context, actor auth.Identity, _ *http.Request) (int, any, error) {
+	return http.StatusNoContent, nil, x.auth.RotateSigningKey(ctx, actor)
 }

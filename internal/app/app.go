@@ -144,6 +144,7 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	go a.purgeLoop(bg)
 	go a.throttlePurgeLoop(bg)
 	go a.auditPurgeLoop(bg)
+	go a.keyPruneLoop(bg)
 	go a.serveDebug(bg)
 
 	errc := make(chan error, 1)
@@ -190,6 +191,21 @@ func (a *App) throttlePurgeLoop(ctx context.Context) {
 	}
 	jobs.New(a.meta, a.log).Every(ctx, "purge-login-throttles", a.cfg.Auth.Throttle.Window, func(ctx context.Context) error {
 		_, err := a.access.Authn.PurgeThrottles(ctx, time.Now())
+		return err
+	})
+}
+
+// keyPruneLoop deletes token signing keys retired for longer than any
+// token lives, hourly, on one node at a time.
+func (a *App) keyPruneLoop(ctx context.Context) {
+	if a.access == nil {
+		return
+	}
+	jobs.New(a.meta, a.log).Every(ctx, "prune-signing-keys", time.Hour, func(ctx context.Context) error {
+		n, err := a.access.PruneSigningKeys(ctx, time.Now())
+		if n > 0 {
+			a.log.Info("deleted retired token signing keys", "count", n)
+		}
 		return err
 	})
 }

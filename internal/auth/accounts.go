@@ -554,3 +554,21 @@ func (s *Service) Allowed(ctx context.Context, id Identity, repo, action string)
 	}
 	return nil
 }
+
+// RotateSigningKey makes a new token signing key (system admins only); the
+// old ones keep verifying until PruneSigningKeys drops them.
+func (s *Service) RotateSigningKey(ctx context.Context, actor Identity) error {
+	if err := s.requireAdmin(actor); err != nil {
+		return err
+	}
+	if err := s.Tokens.Rotate(ctx, time.Now()); err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx meta.Tx) error { return auditIn(ctx, tx, "signing-key.rotate", "", "") })
+}
+
+// PruneSigningKeys deletes keys retired longer ago than the longest token
+// lifetime: no token they signed can still be valid.
+func (s *Service) PruneSigningKeys(ctx context.Context, now time.Time) (int, error) {
+	return s.Tokens.Prune(ctx, now.Add(-max(s.opts.RefreshTTL, s.opts.TokenTTL)-leeway))
+}

@@ -565,3 +565,25 @@ func TestThrottle(t *testing.T) {
 		t.Fatalf("PurgeThrottles = %d, %v", n, err)
 	}
 }
+
+func TestRotateAndPruneSigningKeys(t *testing.T) {
+	f := newFixture(t, false)
+	ctx := t.Context()
+	admin := Identity{Kind: KindUser, Name: "admin", Admin: true}
+	if err := f.svc.RotateSigningKey(ctx, user("dev")); !errors.Is(err, ErrDenied) {
+		t.Fatalf("a user rotated the key: %v", err)
+	}
+	old, _ := f.svc.Tokens.Issue(user("dev"), nil, time.Now())
+	if err := f.svc.RotateSigningKey(ctx, admin); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.svc.PruneSigningKeys(ctx, time.Now()); err != nil || n != 0 {
+		t.Fatalf("prune right after the rotation = %d, %v; the old key must stay while refresh tokens may live", n, err)
+	}
+	if _, err := f.svc.Tokens.Verify(ctx, old); err != nil {
+		t.Fatalf("a token of the retired key: %v", err)
+	}
+	if n, err := f.svc.PruneSigningKeys(ctx, time.Now().Add(time.Hour+2*time.Minute)); err != nil || n != 1 {
+		t.Fatalf("prune after the refresh lifetime = %d, %v", n, err)
+	}
+}
