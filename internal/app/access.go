@@ -52,6 +52,13 @@ func openAccess(ctx context.Context, cfg config.Config, md meta.Store, log *slog
 	if err != nil {
 		return nil, err
 	}
+	if t := cfg.Auth.Token; t.TrustedIssuer != "" {
+		keys, err := auth.LoadTrustedKeys(t.TrustedCertificates, t.TrustedJWKS)
+		if err != nil {
+			return nil, fmt.Errorf("auth.token.trusted_*: %w", err)
+		}
+		svc.Tokens.SetTrustedIssuer(&auth.TrustedIssuer{Issuer: t.TrustedIssuer, Keys: keys})
+	}
 	created, generated, err := auth.Bootstrap(ctx, md, cfg.Auth.AdminPassword)
 	if err != nil {
 		return nil, err

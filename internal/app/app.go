@@ -78,7 +78,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 			_ = md.Close()
 			return nil, err
 		}
-		v2.WithAccess(access, cfg.HTTP.ExternalURL)
+		v2.WithAccess(access, cfg.HTTP.ExternalURL, cfg.Auth.Token.Realm)
 		mux.HandleFunc("/token", v2.ServeToken)
 		mux.Handle(api.Prefix+"/", api.New(access, svc, log, func(r *http.Request) string { return httpapi.ClientAddr(r).String() }))
 	}

@@ -104,8 +104,9 @@ func (s *Service) Check(ctx context.Context, cr Credentials, need Need) (Identit
 		scope = &need.Scope
 	}
 	var (
-		id      Identity
-		granted []Scope
+		id       Identity
+		granted  []Scope
+		external bool
 	)
 	switch {
 	case cr.Bearer != "":
@@ -113,7 +114,7 @@ func (s *Service) Check(ctx context.Context, cr Credentials, need Need) (Identit
 		if err != nil {
 			return Identity{}, &ChallengeError{Scope: scope, Err: err}
 		}
-		id, granted = c.Identity(), c.Access
+		id, granted, external = c.Identity(), c.Access, c.External
 	case cr.Basic:
 		var err error
 		if id, err = s.Authn.PasswordFrom(ctx, cr.Username, cr.Password, cr.Addr); err != nil {
@@ -132,7 +133,7 @@ func (s *Service) Check(ctx context.Context, cr Credentials, need Need) (Identit
 	if scope.Type != ScopeRepository {
 		return Identity{}, ErrDenied
 	}
-	if !need.List && covers(granted, *scope) {
+	if (!need.List || external) && covers(granted, *scope) {
 		return id, nil // the token's own word: no lookup
 	}
 	g, err := s.Authz.Grant(ctx, id, scope.Name)

@@ -157,6 +157,11 @@ type Token struct {
 	Service    string        `yaml:"service" key:"auth.token.service" desc:"The service name of the Bearer challenge and the tokens' audience."`
 	TTL        time.Duration `yaml:"ttl" key:"auth.token.ttl" desc:"Lifetime of access tokens."`
 	RefreshTTL time.Duration `yaml:"refresh_ttl" key:"auth.token.refresh_ttl" desc:"Lifetime of refresh tokens (the identity token docker login keeps); a password change revokes them earlier."`
+	// An external token service, as registry:2's auth.token.
+	Realm               string `yaml:"realm" key:"auth.token.realm" desc:"Token service URL sent in the Bearer challenge (empty: berth's own /token); set it to an external token service berth trusts."`
+	TrustedIssuer       string `yaml:"trusted_issuer" key:"auth.token.trusted_issuer" desc:"iss of an external token service whose tokens (audience auth.token.service) berth accepts, with their access claims (empty: none)."`
+	TrustedCertificates string `yaml:"trusted_certificates" key:"auth.token.trusted_certificates" desc:"PEM certificates whose keys sign the trusted issuer's tokens (registry:2's rootcertbundle)."`
+	TrustedJWKS         string `yaml:"trusted_jwks" key:"auth.token.trusted_jwks" desc:"JWKS file with the trusted issuer's public keys."`
 }
 
 type Projects struct {

@@ -122,6 +122,24 @@ func (c Config) Validate() error {
 		if c.Auth.Token.Issuer == "" {
 			v.bad("auth.token.issuer", "must not be empty")
 		}
+		if t := c.Auth.Token; t.TrustedIssuer != "" && t.TrustedCertificates == "" && t.TrustedJWKS == "" {
+			v.bad("auth.token.trusted_issuer", "needs auth.token.trusted_certificates or auth.token.trusted_jwks to verify its tokens")
+		}
+		if t := c.Auth.Token; t.TrustedIssuer != "" && t.TrustedIssuer == t.Issuer {
+			v.bad("auth.token.trusted_issuer", "must differ from auth.token.issuer (%q)", t.Issuer)
+		}
+		for _, f := range []struct{ key, path string }{{"auth.token.trusted_certificates", c.Auth.Token.TrustedCertificates}, {"auth.token.trusted_jwks", c.Auth.Token.TrustedJWKS}} {
+			if f.path != "" {
+				if _, err := os.Stat(f.path); err != nil {
+					v.bad(f.key, "cannot read %s: %v", f.path, err)
+				}
+			}
+		}
+		if r := c.Auth.Token.Realm; r != "" {
+			if u, err := url.Parse(r); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				v.bad("auth.token.realm", "must be an http:// or https:// URL (got %q)", r)
+			}
+		}
 		if c.Auth.Token.Service == "" || strings.ContainsAny(c.Auth.Token.Service, "\"\\") {
 			v.bad("auth.token.service", "must be a non-empty name without quotes or backslashes (got %q)", c.Auth.Token.Service)
 		}

@@ -150,8 +150,12 @@ func (a *API) accessError(r *http.Request, err error) error {
 func (a *API) challenge(r *http.Request, ch *auth.ChallengeError) string {
 	var b strings.Builder
 	b.WriteString(`Bearer realm="`)
-	b.WriteString(a.baseURL(r))
-	b.WriteString(`/token",service="`)
+	if a.realm != "" {
+		b.WriteString(a.realm)
+	} else {
+		b.WriteString(a.baseURL(r) + "/token")
+	}
+	b.WriteString(`",service="`)
 	b.WriteString(a.guard.ServiceName())
 	b.WriteByte('"')
 	if ch.Scope != nil {

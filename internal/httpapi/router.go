@@ -17,6 +17,7 @@ type API struct {
 	log         *slog.Logger
 	guard       Guard
 	externalURL string
+	realm       string // an external token service's URL, or ""
 	audit       AuditSink
 }
 
@@ -27,8 +28,8 @@ func New(svc *registry.Service, log *slog.Logger) *API {
 
 // WithAccess puts every request under g. externalURL ("" = the request's
 // own scheme and host) is where clients reach berth, for the token realm.
-func (a *API) WithAccess(g Guard, externalURL string) *API {
-	a.guard, a.externalURL = g, strings.TrimSuffix(externalURL, "/")
+func (a *API) WithAccess(g Guard, externalURL, realm string) *API {
+	a.guard, a.externalURL, a.realm = g, strings.TrimSuffix(externalURL, "/"), realm
 	return a
 }
 
