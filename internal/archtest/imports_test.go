@@ -21,6 +21,7 @@ var layers = []struct {
 	{"internal/config", 0},
 	{"internal/actor", 0},
 	{"internal/tlscert", 0},
+	{"internal/secretbox", 0},
 	{"internal/auth/pattern", 0},
 	{"internal/auth/htpasswd", 0},
 	{"internal/auth/ldap", 0},

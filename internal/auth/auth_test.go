@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/sqlite"
+	"github.com/berth-registry/berth/internal/secretbox"
 )
 
 // fixture is a store with users, projects, members and robots:
@@ -585,5 +587,48 @@ func TestRotateAndPruneSigningKeys(t *testing.T) {
 	}
 	if n, err := f.svc.PruneSigningKeys(ctx, time.Now().Add(time.Hour+2*time.Minute)); err != nil || n != 1 {
 		t.Fatalf("prune after the refresh lifetime = %d, %v", n, err)
+	}
+}
+
+func TestSealedSigningKeys(t *testing.T) {
+	f := newFixture(t, false) // its key was stored in the clear
+	ctx := t.Context()
+	before, _ := f.svc.Tokens.Issue(user("dev"), nil, time.Now())
+	key := make([]byte, 32)
+	for i := range key {
+		key[i] = byte(i)
+	}
+	box, _ := secretbox.New(key)
+	sealed, err := NewSealedTokens(ctx, f.store, "berth", "berth-test", time.Minute, box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.store.View(ctx, func(r meta.Reader) error {
+		ks, err := r.SigningKeys()
+		if err != nil {
+			return err
+		}
+		for _, k := range ks {
+			if !secretbox.Sealed(k.PrivateKey) || strings.Contains(string(k.PrivateKey), "PRIVATE KEY") {
+				t.Errorf("key %s is still in the clear", k.ID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sealed.Verify(ctx, before); err != nil {
+		t.Fatalf("a token from before the sealing: %v", err)
+	}
+	if err := sealed.Rotate(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewTokens(ctx, f.store, "berth", "berth-test", time.Minute); !errors.Is(err, secretbox.ErrNoKey) {
+		t.Fatalf("without the key: %v, want ErrNoKey", err)
+	}
+	other, _ := secretbox.New(make([]byte, 32))
+	if _, err := NewSealedTokens(ctx, f.store, "berth", "berth-test", time.Minute, other); err == nil {
+		t.Fatal("a different key opened the signing keys")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/secretbox"
 )
 
 // Options configure a Service.
@@ -21,6 +22,9 @@ type Options struct {
 	AutoCreateProjects bool          // any user may create a project by pushing
 	External           []PasswordChecker
 	Throttle           Throttle // failed-login throttling (Failures 0: off)
+	// Secrets seals the secrets kept in the store (signing keys); nil
+	// keeps them in the clear.
+	Secrets *secretbox.Box
 }
 
 // Service is authentication, tokens and authorization together: what the
@@ -35,7 +39,7 @@ type Service struct {
 
 // New builds the Service, loading (or creating) the token signing keys.
 func New(ctx context.Context, store meta.Store, o Options) (*Service, error) {
-	tokens, err := NewTokens(ctx, store, o.Issuer, o.Service, o.TokenTTL)
+	tokens, err := NewSealedTokens(ctx, store, o.Issuer, o.Service, o.TokenTTL, o.Secrets)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/secretbox"
 )
 
 // ErrInvalidToken: a token that does not verify (bad signature, unknown
@@ -72,6 +73,7 @@ type Tokens struct {
 	cache   map[[32]byte]*Claims // verified access tokens until they expire
 
 	trusted *TrustedIssuer // an external token service, or nil
+	box     *secretbox.Box // seals the private keys in the store, or nil
 }
 
 // reloadEvery bounds how often an unknown key id makes Tokens read the
@@ -88,7 +90,16 @@ const leeway = 30 * time.Second
 // if there is none (two nodes starting at once may each create one: both
 // verify, and the newest signs).
 func NewTokens(ctx context.Context, store meta.Store, issuer, service string, ttl time.Duration) (*Tokens, error) {
-	t := &Tokens{store: store, issuer: issuer, service: service, ttl: ttl, cache: map[[32]byte]*Claims{}}
+	return NewSealedTokens(ctx, store, issuer, service, ttl, nil)
+}
+
+// NewSealedTokens is NewTokens with the private keys sealed by box in the
+// store (keys stored in the clear before are sealed now).
+func NewSealedTokens(ctx context.Context, store meta.Store, issuer, service string, ttl time.Duration, box *secretbox.Box) (*Tokens, error) {
+	t := &Tokens{store: store, issuer: issuer, service: service, ttl: ttl, cache: map[[32]byte]*Claims{}, box: box}
+	if err := t.sealStored(ctx); err != nil {
+		return nil, err
+	}
 	if err := t.reload(ctx); err != nil {
 		return nil, err
 	}
@@ -150,10 +161,49 @@ func parseKeyPEM(b []byte) (*ecdsa.PrivateKey, error) {
 	return ec, nil
 }
 
+// seal protects a private key for the store.
+func (t *Tokens) seal(pemBytes []byte) ([]byte, error) {
+	if t.box == nil {
+		return pemBytes, nil
+	}
+	return t.box.Seal(pemBytes)
+}
+
+// sealStored seals the keys stored in the clear, when there is a box.
+func (t *Tokens) sealStored(ctx context.Context) error {
+	if t.box == nil {
+		return nil
+	}
+	return t.store.Update(ctx, func(tx meta.Tx) error {
+		ks, err := tx.SigningKeys()
+		if err != nil {
+			return err
+		}
+		for _, k := range ks {
+			if secretbox.Sealed(k.PrivateKey) {
+				continue
+			}
+			if k.PrivateKey, err = t.box.Seal(k.PrivateKey); err != nil {
+				return err
+			}
+			if err := tx.DeleteSigningKey(k.ID); err != nil {
+				return err
+			}
+			if err := tx.AddSigningKey(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func (t *Tokens) addKey(ctx context.Context, now time.Time) error {
 	id, pemBytes, err := newKeyPEM()
 	if err != nil {
 		return fmt.Errorf("auth: generate signing key: %w", err)
+	}
+	if pemBytes, err = t.seal(pemBytes); err != nil {
+		return err
 	}
 	return t.store.Update(ctx, func(tx meta.Tx) error {
 		return tx.AddSigningKey(meta.SigningKey{ID: id, PrivateKey: pemBytes, CreatedAt: now})
@@ -173,7 +223,11 @@ func (t *Tokens) reload(ctx context.Context) error {
 	keys := make(map[string]*ecdsa.PrivateKey, len(ks))
 	signing := ""
 	for _, k := range ks { // newest first
-		pk, err := parseKeyPEM(k.PrivateKey)
+		plain, err := t.box.Open(k.PrivateKey)
+		if err != nil {
+			return fmt.Errorf("auth: signing key %s: %w", k.ID, err)
+		}
+		pk, err := parseKeyPEM(plain)
 		if err != nil {
 			return fmt.Errorf("auth: signing key %s: %w", k.ID, err)
 		}
@@ -193,6 +247,9 @@ func (t *Tokens) reload(ctx context.Context) error {
 func (t *Tokens) Rotate(ctx context.Context, now time.Time) error {
 	id, pemBytes, err := newKeyPEM()
 	if err != nil {
+		return err
+	}
+	if pemBytes, err = t.seal(pemBytes); err != nil {
 		return err
 	}
 	if err := t.store.Update(ctx, func(tx meta.Tx) error {

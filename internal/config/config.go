@@ -18,7 +18,16 @@ type Config struct {
 	Auth     Auth     `yaml:"auth"`
 	Projects Projects `yaml:"projects"`
 	Audit    Audit    `yaml:"audit"`
+	Secrets  Secrets  `yaml:"secrets"`
 	Log      Log      `yaml:"log"`
+}
+
+// Secrets is the key that encrypts the secrets berth keeps in the metadata
+// store (token signing keys; later upstream credentials and webhook
+// secrets).
+type Secrets struct {
+	Key     string `yaml:"key" key:"secrets.key" desc:"32 random bytes in base64 (head -c 32 /dev/urandom | base64) encrypting the secrets kept in the metadata store; every node needs the same key (empty: kept in the clear)."`
+	KeyFile string `yaml:"key_file" key:"secrets.key_file" desc:"File holding secrets.key instead (e.g. a mounted Kubernetes Secret)."`
 }
 
 // Audit is the audit log: logins, pulls, pushes, deletes and changes to

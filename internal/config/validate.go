@@ -1,6 +1,8 @@
 package config
 
 import (
+	"encoding/base64"
+
 	"cmp"
 	"errors"
 	"fmt"
@@ -144,6 +146,12 @@ func (c Config) Validate() error {
 			v.bad("auth.token.service", "must be a non-empty name without quotes or backslashes (got %q)", c.Auth.Token.Service)
 		}
 	}
+	if c.Secrets.Key != "" && c.Secrets.KeyFile != "" {
+		v.bad("secrets.key", "set secrets.key or secrets.key_file, not both")
+	}
+	if _, err := c.SecretsKey(); err != nil {
+		v.bad("secrets.key", "%v", err)
+	}
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "text", "json")
 
@@ -228,4 +236,36 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+// SecretsKey returns the secrets key (nil when none is configured), read
+// from secrets.key or secrets.key_file.
+func (c Config) SecretsKey() ([]byte, error) {
+	s := c.Secrets.Key
+	if c.Secrets.KeyFile != "" {
+		b, err := os.ReadFile(c.Secrets.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		s = string(b)
+	}
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	return parseSecretsKey(s)
+}
+
+// parseSecretsKey reads a key given as base64 (standard or URL, padded or
+// not) of 32 bytes.
+func parseSecretsKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if k, err := enc.DecodeString(s); err == nil {
+			if len(k) != 32 {
+				return nil, fmt.Errorf("must be 32 bytes in base64 (got %d bytes); make one with: head -c 32 /dev/urandom | base64", len(k))
+			}
+			return k, nil
+		}
+	}
+	return nil, errors.New("is not base64; make one with: head -c 32 /dev/urandom | base64")
 }

@@ -15,6 +15,17 @@ func TestValidate(t *testing.T) {
 		{name: "port only", edit: func(c *Config) { c.HTTP.Addr = ":5000" }},
 		{name: "ipv6 and port 0", edit: func(c *Config) { c.HTTP.Addr = "[::1]:0" }},
 		{name: "no size limit", edit: func(c *Config) { c.Storage.MaxBlobSize = 0 }},
+		{name: "a secrets key", edit: func(c *Config) { c.Secrets.Key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" }},
+		{
+			name: "bad secrets keys",
+			edit: func(c *Config) { c.Secrets.Key = "c2hvcnQ="; c.Secrets.KeyFile = "/nonexistent" },
+			want: []string{"secrets.key: set secrets.key or secrets.key_file, not both", "secrets.key: open /nonexistent"},
+		},
+		{
+			name: "a secrets key that is not base64",
+			edit: func(c *Config) { c.Secrets.Key = "not base64!" },
+			want: []string{"secrets.key: is not base64"},
+		},
 		{name: "networks and proxies", edit: func(c *Config) {
 			c.HTTP.TrustedProxies = []string{"10.0.0.1", "fd00::/8"}
 			c.HTTP.Allow = []string{"192.0.2.0/24"}
