@@ -66,4 +66,3 @@ func TestSealOpen(t *testing.T) {
 		})
 	}
 }
-
