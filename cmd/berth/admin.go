@@ -88,9 +88,12 @@ func (c *cli) loginCmd() *cobra.Command {
 	return cmd
 }
 
-// serverFlag adds --server to an administrative command.
+// serverFlag adds --server, and --data and --config for working offline,
+// to an administrative command.
 func serverFlag(cmd *cobra.Command, server *string) *cobra.Command {
 	cmd.Flags().StringVar(server, "server", "", "berth server (default: the one of the last `berth login`)")
+	cmd.Flags().String("data", "", "work offline on this data directory, as a system admin (refused while a server holds it)")
+	cmd.Flags().String("config", "", "work offline on the stores of this configuration file, as a system admin")
 	return cmd
 }
 
@@ -127,7 +130,7 @@ func (c *cli) userCmd() *cobra.Command {
 			} else {
 				password, generated = newPassword(), true
 			}
-			api, err := c.client(cmd.Context(), server)
+			api, err := c.adminClient(cmd, server)
 			if err != nil {
 				return err
 			}
@@ -148,7 +151,7 @@ func (c *cli) userCmd() *cobra.Command {
 		Short: "List users",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			api, err := c.client(cmd.Context(), server)
+			api, err := c.adminClient(cmd, server)
 			if err != nil {
 				return err
 			}
@@ -177,7 +180,7 @@ func (c *cli) userCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			api, err := c.client(cmd.Context(), server)
+			api, err := c.adminClient(cmd, server)
 			if err != nil {
 				return err
 			}
@@ -193,7 +196,7 @@ func (c *cli) userCmd() *cobra.Command {
 		Short: "Delete a user",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := c.client(cmd.Context(), server)
+			api, err := c.adminClient(cmd, server)
 			if err != nil {
 				return err
 			}
@@ -218,7 +221,7 @@ func (c *cli) projectCmd() *cobra.Command {
 		Short: "Create a project (private unless --public)",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := c.client(cmd.Context(), server)
+			api, err := c.adminClient(cmd, server)
 			if err != nil {
 				return err
 			}
@@ -235,7 +238,7 @@ func (c *cli) projectCmd() *cobra.Command {
 		Short: "List the projects you may see",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			api, err := c.client(cmd.Context(), server)
+			api, err := c.adminClient(cmd, server)
 			if err != nil {
 				return err
 			}
@@ -259,7 +262,7 @@ func (c *cli) projectCmd() *cobra.Command {
 		Short: "Delete an empty project",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := c.client(cmd.Context(), server)
+			api, err := c.adminClient(cmd, server)
 			if err != nil {
 				return err
 			}
@@ -284,7 +287,7 @@ func (c *cli) projectCmd() *cobra.Command {
 			if role == "" {
 				return usageError{errors.New("member add: --role is required")}
 			}
-			api, err := c.client(cmd.Context(), server)
+			api, err := c.adminClient(cmd, server)
 			if err != nil {
 				return err
 			}
@@ -302,7 +305,7 @@ func (c *cli) projectCmd() *cobra.Command {
 		Short: "Take a user (or --group) out of a project",
 		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := c.client(cmd.Context(), server)
+			api, err := c.adminClient(cmd, server)
 			if err != nil {
 				return err
 			}
@@ -362,7 +365,7 @@ func (c *cli) robotCmd() *cobra.Command {
 			if expires > 0 {
 				in["expires_at"] = time.Now().Add(expires).UTC().Format(time.RFC3339)
 			}
-			api, err := c.client(cmd.Context(), server)
+			api, err := c.adminClient(cmd, server)
 			if err != nil {
 				return err
 			}
@@ -386,7 +389,7 @@ func (c *cli) robotCmd() *cobra.Command {
 			if len(args) == 1 {
 				base = "/projects/" + url.PathEscape(args[0]) + "/robots"
 			}
-			api, err := c.client(cmd.Context(), server)
+			api, err := c.adminClient(cmd, server)
 			if err != nil {
 				return err
 			}
@@ -424,7 +427,7 @@ func (c *cli) robotCmd() *cobra.Command {
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			base, name := robotPath(args[0])
-			api, err := c.client(cmd.Context(), server)
+			api, err := c.adminClient(cmd, server)
 			if err != nil {
 				return err
 			}
@@ -448,7 +451,7 @@ func (c *cli) repoCmd() *cobra.Command {
 		Short: "List the repositories you may see (of one project)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := c.client(cmd.Context(), server)
+			api, err := c.adminClient(cmd, server)
 			if err != nil {
 				return err
 			}
@@ -482,7 +485,7 @@ func (c *cli) repoCmd() *cobra.Command {
 		Short: "List a repository's manifests: tags, size, platforms, pusher, pulls",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := c.client(cmd.Context(), server)
+			api, err := c.adminClient(cmd, server)
 			if err != nil {
 				return err
 			}
@@ -520,7 +523,7 @@ func (c *cli) repoCmd() *cobra.Command {
 		Short: "Delete a repository: its manifests, tags and blob links",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := c.client(cmd.Context(), server)
+			api, err := c.adminClient(cmd, server)
 			if err != nil {
 				return err
 			}
@@ -544,7 +547,7 @@ func (c *cli) tokenCmd() *cobra.Command {
 		Short: "Make a new token signing key (old tokens stay valid until they expire)",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			api, err := c.client(cmd.Context(), server)
+			api, err := c.adminClient(cmd, server)
 			if err != nil {
 				return err
 			}

@@ -122,3 +122,46 @@ func TestAdminCommands(t *testing.T) {
 		t.Fatalf("alice's push: %v", err)
 	}
 }
+
+func TestAdminOffline(t *testing.T) {
+	dir, home := t.TempDir(), t.TempDir()
+	steps := []struct {
+		name     string
+		stdin    string
+		args     []string
+		wantCode int
+		wantOut  string
+		wantErr  string
+	}{
+		{"add a user without a server", "carol-password\n", []string{"user", "add", "carol", "--password-stdin", "--data", dir}, 0, "Created user carol", ""},
+		{"reset the admin's password (the lost-password path)", "admin-new-password\n", []string{"user", "passwd", "admin", "--data", dir}, 0, "Changed the password of admin", ""},
+		{"create a project and a member", "", []string{"project", "create", "team", "--data", dir}, 0, "Created project team", ""},
+		{"", "", []string{"project", "member", "add", "team", "carol", "--role", "developer", "--data", dir}, 0, "user carol is developer of team", ""},
+		{"list", "", []string{"user", "list", "--data", dir}, 0, `(?m)^admin\s+yes.*\n^carol\s+no`, ""},
+		{"--server and --data together", "", []string{"user", "list", "--data", dir, "--server", "127.0.0.1:1"}, 1, "", "choose one"},
+		{"refused while a server holds the directory", "", []string{"user", "list", "--data", lockedDir(t)}, 1, "", "use --server"},
+	}
+	for _, s := range steps {
+		code, out, errOut := adminCLI(t, home, s.stdin, s.args...)
+		if code != s.wantCode || (s.wantOut != "" && !regexp.MustCompile(s.wantOut).MatchString(out)) || !strings.Contains(errOut, s.wantErr) {
+			t.Fatalf("%s: berth %s = %d\nstdout: %s\nstderr: %s", s.name, strings.Join(s.args, " "), code, out, errOut)
+		}
+	}
+	// A server on the directory knows what was done offline.
+	cfg := config.Default()
+	cfg.Storage.Path = dir
+	a, err := app.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	defer func() { srv.Close(); a.Close() }()
+	img, _ := random.Image(256, 1)
+	ref, _ := name.ParseReference(strings.TrimPrefix(srv.URL, "http://") + "/team/app:v1")
+	if err := remote.Write(ref, img, remote.WithAuth(&authn.Basic{Username: "carol", Password: "carol-password"})); err != nil {
+		t.Fatalf("carol's push: %v", err)
+	}
+	if err := remote.Write(ref, img, remote.WithAuth(&authn.Basic{Username: "admin", Password: "admin-new-password"})); err != nil {
+		t.Fatalf("the admin's new password: %v", err)
+	}
+}

@@ -8,13 +8,18 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/berth-registry/berth/internal/app"
 	"github.com/berth-registry/berth/internal/auth"
 )
 
@@ -146,6 +151,50 @@ func apiMessage(status int, body []byte) string {
 		return strings.ToLower(e.Errors[0].Code) + ": " + e.Errors[0].Message
 	}
 	return fmt.Sprintf("HTTP %d", status)
+}
+
+// handlerTransport serves requests in-process.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r.RemoteAddr = "127.0.0.1:0"
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+// adminClient returns the API client of an administrative command: offline
+// on the stores of --data/--config (refused while a server holds them),
+// or the server of --server / the last login.
+func (c *cli) adminClient(cmd *cobra.Command, server string) (*apiClient, error) {
+	fs := cmd.Flags()
+	if !fs.Changed("data") && !fs.Changed("config") {
+		return c.client(cmd.Context(), server)
+	}
+	if server != "" {
+		return nil, usageError{errors.New("--server talks to a running berth; --data and --config work offline: choose one")}
+	}
+	cfg, err := buildConfig(fs, c.env)
+	if err != nil {
+		return nil, err
+	}
+	release, err := app.LockData(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w; use --server to go through the running server", err)
+	}
+	// Warnings only: the one-time admin password when this is the first
+	// start on the stores, and what is wrong.
+	a, err := app.New(cfg, slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		release()
+		return nil, err
+	}
+	c.cleanups = append(c.cleanups, func() { a.Close(); release() })
+	tok, err := a.LocalAdminToken()
+	if err != nil {
+		return nil, err
+	}
+	return &apiClient{server: "http://berth.offline", hc: &http.Client{Transport: handlerTransport{a.Handler()}}, bearer: tok}, nil
 }
 
 // client returns an API client for the logged-in (or --server) server.

@@ -28,6 +28,8 @@ type cli struct {
 	stderr io.Writer
 	// serve runs the application until ctx is cancelled; tests replace it.
 	serve func(ctx context.Context, cfg config.Config, log *slog.Logger) error
+	// cleanups run when the command is done (stores opened offline).
+	cleanups []func()
 }
 
 // run executes the command line args and returns the exit status. Errors
@@ -42,6 +44,10 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	root := c.rootCmd()
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
+	for _, f := range c.cleanups {
+		f()
+	}
+	c.cleanups = nil
 	if err == nil {
 		return 0
 	}
@@ -96,6 +102,11 @@ func exactArgs(n int) cobra.PositionalArgs {
 // serveApp is the real serve: build the app, serve until ctx is cancelled,
 // close it.
 func serveApp(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	release, err := app.LockData(cfg)
+	if err != nil {
+		return err
+	}
+	defer release()
 	a, err := app.New(cfg, log)
 	if err != nil {
 		return err

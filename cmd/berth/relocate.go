@@ -39,12 +39,23 @@ func (c *cli) relocateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			locks := []config.Config{from}
+			if dst.Storage.Path != from.Storage.Path {
+				locks = append(locks, dst) // the same one is refused by Relocate below
+			}
+			for _, cfg := range locks {
+				release, err := app.LockData(cfg)
+				if err != nil {
+					return fmt.Errorf("relocate: %w", err)
+				}
+				defer release()
+			}
 			rep, err := app.Relocate(cmd.Context(), from, dst, logger)
 			if err != nil {
 				return fmt.Errorf("relocate: %w", err)
 			}
-			fmt.Fprintf(c.stdout, "relocated %d repositories: %d manifests, %d tags, %d blob links (%d blobs, %d bytes copied)\n",
-				rep.Repositories, rep.Manifests, rep.Tags, rep.Blobs, rep.BlobsCopied, rep.BlobBytes)
+			fmt.Fprintf(c.stdout, "relocated %d users, %d projects, %d robots and %d repositories: %d manifests, %d tags, %d blob links (%d blobs, %d bytes copied)\n",
+				rep.Users, rep.Projects, rep.Robots, rep.Repositories, rep.Manifests, rep.Tags, rep.Blobs, rep.BlobsCopied, rep.BlobBytes)
 			return nil
 		},
 	}

@@ -39,6 +39,19 @@ func serveData(t *testing.T, dir string, fn func(host string)) {
 	fn(strings.TrimPrefix(srv.URL, "http://"))
 }
 
+// lockedDir returns a data directory held as by a running server.
+func lockedDir(t *testing.T) string {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Storage.Path = t.TempDir()
+	release, err := app.LockData(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release)
+	return cfg.Storage.Path
+}
+
 func TestRelocateCommand(t *testing.T) {
 	src, dst := t.TempDir(), t.TempDir()
 	img, err := random.Image(300<<10, 3)
@@ -65,11 +78,12 @@ func TestRelocateCommand(t *testing.T) {
 		wantErr  string
 	}{
 		{"copies every repository", []string{"relocate", "--data", src, "--to", toFile}, 0,
-			"relocated 1 repositories: 1 manifests, 1 tags, 4 blob links (4 blobs", ""},
+			"relocated 1 users, 2 projects, 0 robots and 1 repositories: 1 manifests, 1 tags, 4 blob links (4 blobs", ""},
 		{"a second run copies no blob again", []string{"relocate", "--data", src, "--to", toFile}, 0,
 			"(0 blobs, 0 bytes copied)", ""},
 		{"the destination must differ from the source", []string{"relocate", "--data", dst, "--to", toFile}, 1, "", "the destination is the source"},
 		{"--to is required", []string{"relocate", "--data", src}, 1, "", "--to FILE is required"},
+		{"not while a server holds the source", []string{"relocate", "--data", lockedDir(t), "--to", toFile}, 1, "", "another berth process is using this data directory"},
 		{"a bad destination file is reported", []string{"relocate", "--data", src, "--to", filepath.Join(src, "missing.yaml")}, 1, "", "missing.yaml"},
 	}
 	for _, tt := range tests {

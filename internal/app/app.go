@@ -246,3 +246,12 @@ func edgeOptions(cfg config.Config) (httpapi.EdgeOptions, error) {
 	}
 	return o, nil
 }
+
+// LocalAdminToken returns a short-lived token of a system admin named
+// berth-cli, for administrative commands working offline on the stores.
+func (a *App) LocalAdminToken() (string, error) {
+	if a.access == nil {
+		return "", errors.New("the management API needs auth.mode local")
+	}
+	return a.access.Tokens.Issue(auth.Identity{Kind: auth.KindUser, Name: "berth-cli", Admin: true}, nil, time.Now())
+}
