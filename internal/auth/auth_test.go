@@ -276,9 +276,11 @@ func TestCheck(t *testing.T) {
 			t.Fatalf("without a token: %#v, want a plain challenge", err)
 		}
 	})
-	t.Run("a push by a user into a missing project is denied", func(t *testing.T) {
-		if _, err := f.svc.Check(ctx, basic("dev"), repoNeed("nope/app", "push")); !errors.Is(err, ErrDenied) {
-			t.Fatalf("Check = %v, want ErrDenied", err)
+	t.Run("a push by a user into a missing project is denied, saying so", func(t *testing.T) {
+		_, err := f.svc.Check(ctx, basic("dev"), repoNeed("nope/app", "push"))
+		var np *NoProjectError
+		if !errors.Is(err, ErrDenied) || !errors.As(err, &np) || !strings.Contains(err.Error(), "project nope does not exist") {
+			t.Fatalf("Check = %v, want a NoProjectError", err)
 		}
 	})
 }

@@ -79,6 +79,17 @@ type Need struct {
 // ErrDenied: an authenticated caller lacks the permission.
 var ErrDenied = errors.New("requested access to the resource is denied")
 
+// NoProjectError refuses a push into a project that does not exist, which
+// the caller may not create.
+type NoProjectError struct{ Project string }
+
+func (e *NoProjectError) Error() string {
+	return fmt.Sprintf("project %s does not exist: a system admin must create it first (or set projects.auto_create)", e.Project)
+}
+
+// Is makes a NoProjectError an ErrDenied.
+func (e *NoProjectError) Is(target error) bool { return target == ErrDenied }
+
 // ChallengeError asks the client to authenticate: no credentials, bad
 // ones, or an anonymous caller without the permission.
 type ChallengeError struct {
@@ -147,6 +158,9 @@ func (s *Service) Check(ctx context.Context, cr Credentials, need Need) (Identit
 	if !g.Allows(scope.Actions...) || (need.List && !g.List) {
 		if id.IsAnonymous() {
 			return Identity{}, &ChallengeError{Scope: scope, Insufficient: cr.Bearer != ""}
+		}
+		if g.ProjectMissing && slices.Contains(scope.Actions, ActionPush) {
+			return Identity{}, &NoProjectError{Project: ProjectOf(scope.Name)}
 		}
 		return Identity{}, ErrDenied
 	}

@@ -140,6 +140,8 @@ func (a *API) accessError(r *http.Request, err error) error {
 		return e.WithHeader("WWW-Authenticate", a.challenge(r, ch))
 	case errors.Is(err, auth.ErrAccountDisabled):
 		return errcode.Unauthorized.Errorf("%v", err).WithHeader("WWW-Authenticate", a.challenge(r, &auth.ChallengeError{}))
+	case errors.As(err, new(*auth.NoProjectError)):
+		return errcode.Denied.Errorf("%v", err)
 	case errors.Is(err, auth.ErrDenied):
 		return errcode.Denied.New()
 	}
