@@ -34,6 +34,7 @@ var dockerAccept = []string{
 type client struct {
 	base *url.URL
 	hc   *http.Client
+	auth authorizer // nil: no authentication
 }
 
 func newClient(addr string, conns int, timeout time.Duration) (*client, error) {
@@ -69,8 +70,16 @@ func statusError(resp *http.Response, want ...int) error {
 }
 
 // do sends req and fails unless the status is one of want. On success the
-// caller owns resp.Body.
+// caller owns resp.Body. With authentication, a request without an
+// Authorization header gets the one for its scopes.
 func (c *client) do(req *http.Request, want ...int) (*http.Response, error) {
+	if c.auth != nil && req.Header.Get("Authorization") == "" {
+		v, _, err := c.auth.header(req.Context(), requestScopes(req))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", v)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, err
@@ -92,26 +101,29 @@ func drain(resp *http.Response) (int64, error) {
 	return n, err
 }
 
-// ping waits until GET /v2/ answers 200 or the deadline passes.
-func (c *client) ping(ctx context.Context, wait time.Duration) error {
+// ping waits until GET /v2/ without credentials answers 200 or 401 (the
+// registry is up either way) or the deadline passes, and returns that
+// response's status and WWW-Authenticate values.
+func (c *client) ping(ctx context.Context, wait time.Duration) (int, []string, error) {
 	deadline := time.Now().Add(wait)
 	var last error
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/v2/").String(), nil)
-		resp, err := c.do(req, http.StatusOK)
+		resp, err := c.hc.Do(req)
 		if err == nil {
-			_, err = drain(resp)
-			if err == nil {
-				return nil
+			if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized {
+				err = statusError(resp, http.StatusOK, http.StatusUnauthorized)
+			} else if _, err = drain(resp); err == nil {
+				return resp.StatusCode, resp.Header.Values("WWW-Authenticate"), nil
 			}
 		}
 		last = err
 		if time.Now().After(deadline) {
-			return fmt.Errorf("registry at %s not ready after %s: %w", c.base.Host, wait, last)
+			return 0, nil, fmt.Errorf("registry at %s not ready after %s: %w", c.base.Host, wait, last)
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return 0, nil, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -329,5 +341,44 @@ func (c *client) pageAll(ctx context.Context, first *url.URL, maxPages int) ([]s
 // withoutTimeout returns a client sharing c's connections but with no
 // per-request timeout, for transfers whose length depends on the size.
 func (c *client) withoutTimeout() *client {
-	return &client{base: c.base, hc: &http.Client{Transport: c.hc.Transport}}
+	return &client{base: c.base, hc: &http.Client{Transport: c.hc.Transport}, auth: c.auth}
+}
+
+// setupAuth does what docker does before its first request to a registry:
+// GET /v2/ without credentials (ping, which returned status and the
+// challenges). A 200 needs no authentication; a 401 with a Bearer
+// challenge gets tokens from its realm, one with a Basic challenge the
+// credentials on every request. It sets c.auth, checks that GET /v2/ with
+// it answers 200, and returns the mode ("none", "bearer", "basic").
+func (c *client) setupAuth(ctx context.Context, status int, challenges []string, user, password string) (string, error) {
+	if status == http.StatusOK {
+		return "none", nil
+	}
+	if user == "" {
+		return "", fmt.Errorf("registry asks for authentication (WWW-Authenticate: %s); pass -user and -password",
+			strings.Join(challenges, "; "))
+	}
+	if ch, ok, err := findChallenge(challenges, "bearer"); err != nil {
+		return "", err
+	} else if ok {
+		realm, err := url.Parse(ch.params["realm"])
+		if err != nil || ch.params["realm"] == "" {
+			return "", fmt.Errorf("the Bearer challenge has no usable realm: %q", challenges)
+		}
+		c.auth = newTokenSource(c.base.ResolveReference(realm), ch.params["service"], user, password, c.hc)
+	} else if _, ok, _ := findChallenge(challenges, "basic"); ok {
+		c.auth = newBasicAuth(user, password)
+	} else {
+		return "", fmt.Errorf("no Bearer or Basic challenge in %q", challenges)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/v2/").String(), nil)
+	resp, err := c.do(req, http.StatusOK)
+	if err != nil {
+		return "", fmt.Errorf("GET /v2/ with credentials: %w", err)
+	}
+	_, _ = drain(resp)
+	if _, ok := c.auth.(*basicAuth); ok {
+		return "basic", nil
+	}
+	return "bearer", nil
 }

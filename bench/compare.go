@@ -210,6 +210,9 @@ func writeMarkdown(w io.Writer, cells [][]string, ref, cand *Report) {
 	if line := settingsLine(ref, cand); line != "" {
 		fmt.Fprintf(w, "\n%s\n", line)
 	}
+	if line := authLine(ref, cand); line != "" {
+		fmt.Fprintf(w, "\n%s\n", line)
+	}
 	for _, rep := range []*Report{ref, cand} {
 		for _, e := range rep.Errors {
 			fmt.Fprintf(w, "\n- **%s FAILED**: %s", rep.Label, esc(e))
@@ -242,6 +245,38 @@ func settingsLine(reps ...*Report) string {
 			st["conns"], st["client"], st["duration"], st["repos"], st["tags"])
 	}
 	return ""
+}
+
+// authModes names the bench's -json "auth" settings.
+var authModes = map[string]string{
+	"none":   "no authentication",
+	"bearer": "Bearer tokens (fetched per repository and cached, as docker does)",
+	"basic":  "Basic credentials on every request",
+}
+
+// authLine says how the client authenticated to each registry, when any
+// report records it.
+func authLine(reps ...*Report) string {
+	var parts []string
+	authed := false
+	for _, r := range reps {
+		mode := r.Settings["auth"]
+		if mode != "" && mode != "none" {
+			authed = true
+		}
+		text, ok := authModes[mode]
+		if !ok {
+			text = "not recorded"
+		}
+		if u := r.Settings["user"]; u != "" && mode != "none" {
+			text += " as " + u
+		}
+		parts = append(parts, r.Label+": "+text)
+	}
+	if !authed {
+		return ""
+	}
+	return "Authentication: " + strings.Join(parts, "; ") + "."
 }
 
 // loadReport reads a -json report; a missing or broken one becomes an empty
@@ -284,6 +319,9 @@ func runCompare(args []string, stdout io.Writer) error {
 	writeText(stdout, cells)
 	fmt.Fprintln(stdout)
 	fmt.Fprintln(stdout, ratioNote)
+	if line := authLine(ref, cand); line != "" {
+		fmt.Fprintln(stdout, line)
+	}
 	for _, rep := range []*Report{ref, cand} {
 		for _, e := range rep.Errors {
 			fmt.Fprintf(stdout, "%s FAILED: %s\n", rep.Label, e)

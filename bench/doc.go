@@ -9,6 +9,10 @@
 // prints the side-by-side table. "bench compare" turns two -json reports
 // into that table (text and Markdown).
 //
+// Given -user and -password it authenticates as the Docker engine does:
+// Bearer tokens per repository scope from the realm of the registry's
+// challenge, cached and renewed before they expire (auth.go).
+//
 // Every request's status code is checked: a scenario that sees an unexpected
 // status stops and reports the error instead of measuring it.
 package main

@@ -18,6 +18,7 @@ import (
 type options struct {
 	addr, label, scenarios, prefix string
 	client                         string
+	user, password                 string
 	pid                            int
 	jsonOut, quick                 bool
 	seed                           uint64
@@ -48,6 +49,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:5000", "registry host:port (plain HTTP)")
 	fs.IntVar(&o.pid, "pid", 0, "PID of the registry process, for RSS and CPU sampling (0 = none)")
 	fs.StringVar(&o.label, "label", "registry", "name of the registry in the report")
+	fs.StringVar(&o.user, "user", "", "user name for a registry that asks for authentication (empty: none); tokens are fetched as docker does")
+	fs.StringVar(&o.password, "password", "", "password of -user")
 	fs.BoolVar(&o.jsonOut, "json", false, "write the report as JSON on stdout (progress goes to stderr)")
 	fs.StringVar(&o.scenarios, "scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios to run")
 	fs.BoolVar(&o.quick, "quick", false, "smoke run: scale sizes, counts and durations down")
@@ -96,6 +99,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 				}
 			}
 		}
+	}
+	if (o.user == "") != (o.password == "") {
+		return nil, fmt.Errorf("-user and -password go together")
 	}
 	if o.client != "std" && o.client != "raw" {
 		return nil, fmt.Errorf("-client must be std or raw, not %q", o.client)

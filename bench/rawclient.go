@@ -11,8 +11,40 @@ import (
 	"net/http/httputil"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
+
+// rawRequest is the pre-built request of a raw load loop, shared by its
+// workers and built again when its Authorization value changes (a renewed
+// token).
+type rawRequest struct {
+	auth  *liveAuth
+	build func(authorization string) []byte
+	cur   atomic.Pointer[builtRequest]
+}
+
+type builtRequest struct {
+	auth *authValue
+	req  []byte
+}
+
+func newRawRequest(auth *liveAuth, build func(authorization string) []byte) *rawRequest {
+	return &rawRequest{auth: auth, build: build}
+}
+
+func (r *rawRequest) get(ctx context.Context) ([]byte, error) {
+	av, err := r.auth.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if b := r.cur.Load(); b != nil && b.auth == av {
+		return b.req, nil
+	}
+	b := &builtRequest{auth: av, req: r.build(av.value)}
+	r.cur.Store(b)
+	return b.req, nil
+}
 
 // rawConn is a minimal HTTP/1.1 client on one kept-alive connection, for
 // the load phases with -client raw: it writes a pre-built request and parses
@@ -56,12 +88,16 @@ func (rc *rawConn) dial(ctx context.Context) error {
 	return nil
 }
 
-// buildRawRequest renders a bodyless request.
-func buildRawRequest(method, host, path string, accept []string) []byte {
+// buildRawRequest renders a bodyless request; authorization is the
+// Authorization value ("" for none).
+func buildRawRequest(method, host, path string, accept []string, authorization string) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: berth-bench\r\n", method, path, host)
 	for _, a := range accept {
 		fmt.Fprintf(&b, "Accept: %s\r\n", a)
+	}
+	if authorization != "" {
+		fmt.Fprintf(&b, "Authorization: %s\r\n", authorization)
 	}
 	b.WriteString("\r\n")
 	return []byte(b.String())

@@ -111,7 +111,7 @@ func TestRawConnAgainstNetHTTP(t *testing.T) {
 
 	rc := &rawConn{addr: l.Addr().String(), deadline: time.Now().Add(10 * time.Second)}
 	defer rc.close()
-	req := buildRawRequest(http.MethodGet, rc.addr, "/v2/a/manifests/b", []string{"x/y", "z/w"})
+	req := buildRawRequest(http.MethodGet, rc.addr, "/v2/a/manifests/b", []string{"x/y", "z/w"}, "")
 	for i := range 3 { // the connection is reused
 		r, err := rc.roundTrip(context.Background(), req, false)
 		if err != nil {
@@ -121,7 +121,7 @@ func TestRawConnAgainstNetHTTP(t *testing.T) {
 			t.Fatalf("round trip %d: %+v", i, r)
 		}
 	}
-	bad := buildRawRequest(http.MethodGet, rc.addr, "/", []string{"only/one"})
+	bad := buildRawRequest(http.MethodGet, rc.addr, "/", []string{"only/one"}, "")
 	r, err := rc.roundTrip(context.Background(), bad, false)
 	if err != nil || r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "two Accept") {
 		t.Fatalf("bad request: %+v, %v", r, err)

@@ -114,11 +114,19 @@ func run(ctx context.Context, o *options, log io.Writer) *Report {
 		return rep
 	}
 	defer c.close()
-	b := &bench{o: o, c: c, long: c.withoutTimeout(), log: log, report: rep}
-	if err := c.ping(ctx, o.wait); err != nil {
+	b := &bench{o: o, c: c, log: log, report: rep}
+	status, challenges, err := c.ping(ctx, o.wait)
+	if err == nil {
+		rep.Settings["auth"], err = c.setupAuth(ctx, status, challenges, o.user, o.password)
+	}
+	if err != nil {
 		rep.Errors = append(rep.Errors, err.Error())
 		return rep
 	}
+	if rep.Settings["auth"] == "none" && o.user != "" {
+		b.warn("-user given but the registry asks for no authentication: requests go without credentials, as docker's would")
+	}
+	b.long = c.withoutTimeout()
 	if la, err := loadAverage(); err == nil {
 		rep.Settings["loadavg_start"] = fmt.Sprintf("%.2f", la)
 	}
@@ -145,6 +153,7 @@ func run(ctx context.Context, o *options, log io.Writer) *Report {
 			rss = startRSS(o.pid, o.rssEvery)
 		}
 		start := time.Now()
+		fetched0 := b.tokenFetches()
 		snap0, snapErr := takeCPUSnapshot(o.pid)
 		err := scenarioFuncs[name](ctx, b)
 		if snap1, err1 := takeCPUSnapshot(o.pid); snapErr == nil && err1 == nil {
@@ -165,6 +174,9 @@ func run(ctx context.Context, o *options, log io.Writer) *Report {
 			b.logf("  FAILED: %v", err)
 			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", name, err))
 		}
+		if n := b.tokenFetches() - fetched0; n > 0 {
+			b.logf("  (%d token(s) fetched)", n)
+		}
 		b.logf("  (%s took %s)", name, time.Since(start).Round(time.Millisecond))
 	}
 	if o.pid > 0 && ctx.Err() == nil {
@@ -175,6 +187,14 @@ func run(ctx context.Context, o *options, log io.Writer) *Report {
 		}
 	}
 	return rep
+}
+
+// tokenFetches is how many tokens the client has fetched so far.
+func (b *bench) tokenFetches() int64 {
+	if b.c.auth == nil {
+		return 0
+	}
+	return b.c.auth.fetches()
 }
 
 func settings(o *options) map[string]string {
@@ -195,6 +215,7 @@ func settings(o *options) map[string]string {
 		"tag_clients":   fmt.Sprint(o.tagClients),
 		"seed":          fmt.Sprint(o.seed),
 		"prefix":        o.prefix,
+		"user":          o.user,
 		"cpus":          fmt.Sprint(runtime.NumCPU()),
 	}
 }

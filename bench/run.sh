@@ -6,10 +6,18 @@
 #   bench/run.sh            full run (1 GiB blob, 20 s load phases, 5,000 repos/tags)
 #   bench/run.sh -quick     smoke run; any other flags go to the bench program
 #
+# berth runs with authentication on (its default): it is started with
+# BERTH_ADMIN_PASSWORD set to a password made for the run, and the bench
+# program gets -user admin -password for the berth slots only, so it
+# authenticates with Bearer tokens as docker does. docker-registry runs
+# without authentication.
+#
 # Environment:
 #   BENCH_CANDIDATE=reference   run docker-registry in the berth slot too
 #                               (tests the harness before berth serves)
 #   BENCH_KEEP=1                keep the temp dir (logs, data, JSON reports)
+#   BENCH_BERTH_BIN=PATH        benchmark this berth binary instead of
+#                               building bin/berth
 #   BENCH_CLUSTER=1             also run berth on PostgreSQL + S3 (a private
 #                               PostgreSQL cluster and versitygw on 127.0.0.1,
 #                               started by scripts/lib) and write the cost of
@@ -53,8 +61,15 @@ trap 'exit 130' INT TERM
 log "building bench"
 go build -o "$tmp/bench" ./bench
 
+# The password of berth's admin account, made on its first start.
+admin_password=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+
 candidate=${BENCH_CANDIDATE:-berth}
-if [[ $candidate == berth ]]; then
+berth_bin=${BENCH_BERTH_BIN:-$root/bin/berth}
+if [[ -n ${BENCH_BERTH_BIN:-} ]]; then
+	[[ -x $berth_bin ]] || { log "BENCH_BERTH_BIN=$berth_bin is not an executable"; exit 2; }
+	log "using $berth_bin"
+elif [[ $candidate == berth || -n ${BENCH_CLUSTER:-} ]]; then
 	log "building bin/berth"
 	go build -o bin/berth ./cmd/berth
 fi
@@ -89,7 +104,7 @@ YAML
 start_berth() {
 	local dir=$1 port=$2
 	mkdir -p "$dir/data"
-	BERTH_LOG_LEVEL=warn "$root/bin/berth" serve --addr "127.0.0.1:$port" --data "$dir/data" >"$dir/server.log" 2>&1 &
+	BERTH_LOG_LEVEL=warn BERTH_ADMIN_PASSWORD="$admin_password" "$berth_bin" serve --addr "127.0.0.1:$port" --data "$dir/data" >"$dir/server.log" 2>&1 &
 	server_pid=$!
 	pids+=("$server_pid")
 }
@@ -99,6 +114,8 @@ status=0
 run_one() {
 	local slot=$1 kind=$2 port dir
 	shift 2
+	local auth=()
+	[[ $kind == reference ]] || auth=(-user admin -password "$admin_password")
 	dir="$tmp/$slot"
 	mkdir -p "$dir"
 	port=$("$tmp/bench" freeport)
@@ -106,7 +123,7 @@ run_one() {
 	"start_$kind" "$dir" "$port"
 	# In the background so that a TERM to this script is handled at once
 	# (bash runs traps only between foreground commands).
-	"$tmp/bench" -addr "127.0.0.1:$port" -pid "$server_pid" -label "$slot" -json "$@" >"$tmp/$slot.json" &
+	"$tmp/bench" -addr "127.0.0.1:$port" -pid "$server_pid" -label "$slot" -json "${auth[@]}" "$@" >"$tmp/$slot.json" &
 	local bench_pid=$!
 	pids+=("$bench_pid")
 	if ! wait "$bench_pid"; then
@@ -128,11 +145,11 @@ run_one() {
 # start_cluster DIR PORT: berth on the PostgreSQL and S3 servers below.
 start_cluster() {
 	local dir=$1 port=$2
-	BERTH_LOG_LEVEL=warn BERTH_METADATA_DRIVER=postgres BERTH_METADATA_POSTGRES_DSN="$BERTH_TEST_PG_DSN" \
+	BERTH_LOG_LEVEL=warn BERTH_ADMIN_PASSWORD="$admin_password" BERTH_METADATA_DRIVER=postgres BERTH_METADATA_POSTGRES_DSN="$BERTH_TEST_PG_DSN" \
 		BERTH_STORAGE_DRIVER=s3 BERTH_STORAGE_S3_ENDPOINT="$BERTH_TEST_S3_ENDPOINT" BERTH_STORAGE_S3_INSECURE=true \
 		BERTH_STORAGE_S3_BUCKET="$BERTH_TEST_S3_BUCKET" BERTH_STORAGE_S3_REGION="$BERTH_TEST_S3_REGION" \
 		BERTH_STORAGE_S3_ACCESS_KEY="$BERTH_TEST_S3_ACCESS_KEY" BERTH_STORAGE_S3_SECRET_KEY="$BERTH_TEST_S3_SECRET_KEY" \
-		"$root/bin/berth" serve --addr "127.0.0.1:$port" --data "$dir/data" >"$dir/server.log" 2>&1 &
+		"$berth_bin" serve --addr "127.0.0.1:$port" --data "$dir/data" >"$dir/server.log" 2>&1 &
 	server_pid=$!
 	pids+=("$server_pid")
 }

@@ -104,10 +104,14 @@ func scenarioPull(ctx context.Context, b *bench) error {
 	if err != nil {
 		return err
 	}
+	target := b.long.url("/v2/" + b.repo("big") + "/blobs/" + dgst).String()
+	if err := b.prefetch(ctx, http.MethodGet, target, time.Now().Add(b.bigTimeout())); err != nil {
+		return err
+	}
 	tctx, cancel := context.WithTimeout(ctx, b.bigTimeout())
 	defer cancel()
 	start := time.Now()
-	req, _ := http.NewRequestWithContext(tctx, http.MethodGet, b.long.url("/v2/"+b.repo("big")+"/blobs/"+dgst).String(), nil)
+	req, _ := http.NewRequestWithContext(tctx, http.MethodGet, target, nil)
 	resp, err := b.long.do(req, http.StatusOK)
 	if err != nil {
 		return err

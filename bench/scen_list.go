@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
@@ -63,6 +64,9 @@ func checkListing(got []string, prefix string, want []string, pages int) (warnin
 // timePaging walks path for each page case, checks the result and records
 // the time of each walk.
 func (b *bench) timePaging(ctx context.Context, scenario, what, path, prefix string, want []string) error {
+	if err := b.prefetch(ctx, http.MethodGet, b.c.url(path).String(), time.Now().Add(time.Minute)); err != nil {
+		return err
+	}
 	for _, pc := range pageCases {
 		u := b.c.url(path)
 		if pc.n > 0 {

@@ -40,17 +40,68 @@ func shared(call func(context.Context) error) callerFactory {
 
 // rawCaller makes workers that each own one rawConn sending req and check
 // each response with check.
-func (b *bench) rawCaller(req []byte, head bool, check func(rawResponse) error) callerFactory {
+func (b *bench) rawCaller(req *rawRequest, head bool, check func(rawResponse) error) callerFactory {
 	return func(deadline time.Time) (func(context.Context) error, func()) {
 		rc := &rawConn{addr: b.o.addr, deadline: deadline}
 		return func(ctx context.Context) error {
-			r, err := rc.roundTrip(ctx, req, head)
+			raw, err := req.get(ctx)
+			if err != nil {
+				return err
+			}
+			r, err := rc.roundTrip(ctx, raw, head)
 			if err != nil {
 				return err
 			}
 			return check(r)
 		}, rc.close
 	}
+}
+
+// loadAuth readies the Authorization value of scopes for a load phase: the
+// token is fetched (or renewed) now if it would otherwise be renewed before
+// the phase ends, so the timed loop fetches none unless it outlasts a
+// token's lifetime (then one worker renews it while the others go on with
+// the old token).
+func (b *bench) loadAuth(ctx context.Context, scopes []string) (*liveAuth, error) {
+	if b.c.auth != nil {
+		until := time.Now().Add(b.o.warmup + b.o.duration + 10*time.Second)
+		if err := b.c.auth.prepare(ctx, scopes, until); err != nil {
+			return nil, fmt.Errorf("setup: %w", err)
+		}
+	}
+	la := newLiveAuth(b.c.auth, scopes)
+	if _, err := la.get(ctx); err != nil {
+		return nil, fmt.Errorf("setup: %w", err)
+	}
+	return la, nil
+}
+
+// prefetch readies the token a request to target needs, valid until
+// until, so a timed read (a pull, a listing) does not fetch it.
+func (b *bench) prefetch(ctx context.Context, method, target string, until time.Time) error {
+	if b.c.auth == nil {
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, nil)
+	if err != nil {
+		return err
+	}
+	if err := b.c.auth.prepare(ctx, requestScopes(req), until); err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	return nil
+}
+
+// setAuth puts la's current value on req.
+func setAuth(ctx context.Context, req *http.Request, la *liveAuth) error {
+	av, err := la.get(ctx)
+	if err != nil {
+		return err
+	}
+	if av.value != "" {
+		req.Header["Authorization"] = []string{av.value}
+	}
+	return nil
 }
 
 // rawStatus turns a non-200 raw response into an error like statusError.
@@ -180,9 +231,16 @@ func scenarioManifest(ctx context.Context, b *bench) error {
 	path := "/v2/" + b.hotRepo + "/manifests/latest"
 	target := b.c.url(path).String()
 	want := b.hot.manifest
+	la, err := b.loadAuth(ctx, []string{repoScope(b.hotRepo, "pull,push")})
+	if err != nil {
+		return err
+	}
 	call := shared(func(ctx context.Context) error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 		req.Header["Accept"] = dockerAccept
+		if err := setAuth(ctx, req, la); err != nil {
+			return err
+		}
 		resp, err := b.long.do(req, http.StatusOK)
 		if err != nil {
 			return err
@@ -194,7 +252,9 @@ func scenarioManifest(ctx context.Context, b *bench) error {
 		return checkManifestResponse(resp, n, want)
 	})
 	if b.o.client == "raw" {
-		req := buildRawRequest(http.MethodGet, b.o.addr, path, dockerAccept)
+		req := newRawRequest(la, func(authorization string) []byte {
+			return buildRawRequest(http.MethodGet, b.o.addr, path, dockerAccept, authorization)
+		})
 		call = b.rawCaller(req, false, func(r rawResponse) error {
 			if err := rawStatus(http.MethodGet, path, r); err != nil {
 				return err
@@ -221,8 +281,15 @@ func scenarioHead(ctx context.Context, b *bench) error {
 	path := "/v2/" + b.hotRepo + "/blobs/" + layer.digest
 	target := b.c.url(path).String()
 	wantLen := strconv.Itoa(len(layer.data))
+	la, err := b.loadAuth(ctx, []string{repoScope(b.hotRepo, "pull,push")})
+	if err != nil {
+		return err
+	}
 	call := shared(func(ctx context.Context) error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodHead, target, nil)
+		if err := setAuth(ctx, req, la); err != nil {
+			return err
+		}
 		resp, err := b.long.do(req, http.StatusOK)
 		if err != nil {
 			return err
@@ -238,7 +305,9 @@ func scenarioHead(ctx context.Context, b *bench) error {
 		return nil
 	})
 	if b.o.client == "raw" {
-		req := buildRawRequest(http.MethodHead, b.o.addr, path, nil)
+		req := newRawRequest(la, func(authorization string) []byte {
+			return buildRawRequest(http.MethodHead, b.o.addr, path, nil, authorization)
+		})
 		call = b.rawCaller(req, true, func(r rawResponse) error {
 			if err := rawStatus(http.MethodHead, path, r); err != nil {
 				return err
