@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -54,6 +56,7 @@ func scaleOutConfig(t *testing.T) config.Config {
 	cfg.Storage.S3.AccessKey = os.Getenv("BERTH_TEST_S3_ACCESS_KEY")
 	cfg.Storage.S3.SecretKey = os.Getenv("BERTH_TEST_S3_SECRET_KEY")
 	cfg.Storage.S3.Prefix = "app-" + suffix + "/"
+	cfg.Auth.AdminPassword = testAdminPassword
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -81,11 +84,11 @@ func TestPushPullOnPostgresAndS3(t *testing.T) {
 	}
 	want, _ := img.Digest()
 	refA, _ := name.ParseReference(nodeA + "/scale/app:v1")
-	if err := remote.Write(refA, img, remote.WithContext(context.Background())); err != nil {
+	if err := remote.Write(refA, img, remote.WithContext(context.Background()), asAdmin); err != nil {
 		t.Fatalf("push through node A: %v", err)
 	}
 	refB, _ := name.ParseReference(nodeB + "/scale/app:v1")
-	got, err := remote.Image(refB)
+	got, err := remote.Image(refB, asAdmin)
 	if err != nil {
 		t.Fatalf("pull through node B: %v", err)
 	}
@@ -95,9 +98,69 @@ func TestPushPullOnPostgresAndS3(t *testing.T) {
 	if err := validate.Image(got); err != nil {
 		t.Fatalf("image pulled through node B: %v", err)
 	}
-	tags, err := remote.List(refB.Context())
+	tags, err := remote.List(refB.Context(), asAdmin)
 	if err != nil || strings.Join(tags, ",") != "v1" {
 		t.Fatalf("tags through node B = %v, %v", tags, err)
+	}
+}
+
+// TestTokensAcrossNodes: a token node A issued is accepted by node B (the
+// signing keys are in PostgreSQL), and a key rotated on B signs tokens A
+// accepts.
+func TestTokensAcrossNodes(t *testing.T) {
+	cfg := scaleOutConfig(t)
+	var urls []string
+	var apps []*App
+	for range 2 {
+		a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(a.Handler())
+		t.Cleanup(func() { srv.Close(); a.Close() })
+		urls, apps = append(urls, srv.URL), append(apps, a)
+	}
+	token := func(node string) string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", node+"/token?service=berth&scope=repository:scale/tok:pull,push", nil)
+		req.SetBasicAuth("admin", testAdminPassword)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct{ Token string }
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Token == "" {
+			t.Fatalf("token from %s: %d %v", node, resp.StatusCode, err)
+		}
+		return out.Token
+	}
+	use := func(node, tok string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", node+"/v2/scale/tok/blobs/uploads/", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := use(urls[1], token(urls[0])); got != http.StatusAccepted {
+		t.Fatalf("node B with node A's token = %d, want 202", got)
+	}
+	if err := apps[1].access.Tokens.Rotate(t.Context(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// Node A learns the new key when it first sees a token signed by it
+	// (at most every few seconds).
+	tokB := token(urls[1])
+	deadline := time.Now().Add(15 * time.Second)
+	for use(urls[0], tokB) != http.StatusAccepted {
+		if time.Now().After(deadline) {
+			t.Fatal("node A never accepted a token of node B's new key")
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }
 
@@ -126,6 +189,7 @@ func TestChunkedUploadAlternatingNodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		req.SetBasicAuth("admin", testAdminPassword)
 		for k, v := range hdr {
 			req.Header.Set(k, v)
 		}
@@ -160,7 +224,9 @@ func TestChunkedUploadAlternatingNodes(t *testing.T) {
 		t.Fatalf("closing PUT on node %d = %d", i%2, resp.StatusCode)
 	}
 	for n, base := range nodes {
-		r, err := http.Get(base + "/v2/scale/chunked/blobs/" + d.String())
+		req, _ := http.NewRequest(http.MethodGet, base+"/v2/scale/chunked/blobs/"+d.String(), nil)
+		req.SetBasicAuth("admin", testAdminPassword)
+		r, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,6 +244,7 @@ func TestRelocateIntoPostgresAndS3(t *testing.T) {
 	to := scaleOutConfig(t)
 	from := config.Default()
 	from.Storage.Path = t.TempDir()
+	from.Auth.AdminPassword = testAdminPassword
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	img, err := random.Image(7<<20, 2)
 	if err != nil {
@@ -194,7 +261,7 @@ func TestRelocateIntoPostgresAndS3(t *testing.T) {
 	}
 	host, stop := serve(from)
 	ref, _ := name.ParseReference(host + "/moving/app:v1")
-	if err := remote.Write(ref, img); err != nil {
+	if err := remote.Write(ref, img, asAdmin); err != nil {
 		t.Fatal(err)
 	}
 	stop()
@@ -209,7 +276,7 @@ func TestRelocateIntoPostgresAndS3(t *testing.T) {
 	host, stop = serve(to)
 	defer stop()
 	ref, _ = name.ParseReference(host + "/moving/app:v1")
-	got, err := remote.Image(ref)
+	got, err := remote.Image(ref, asAdmin)
 	if err != nil {
 		t.Fatalf("pull after relocation: %v", err)
 	}
@@ -240,14 +307,19 @@ func TestBlobRedirectToPresignedURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref, _ := name.ParseReference(host + "/redirect/app:v1")
-	if err := remote.Write(ref, img); err != nil {
+	if err := remote.Write(ref, img, asAdmin); err != nil {
 		t.Fatal(err)
 	}
 	layers, _ := img.Layers()
 	ld, _ := layers[0].Digest()
 
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := noFollow.Get(srv.URL + "/v2/redirect/app/blobs/" + ld.String())
+	get := func(url string) (*http.Response, error) {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.SetBasicAuth("admin", testAdminPassword)
+		return noFollow.Do(req)
+	}
+	resp, err := get(srv.URL + "/v2/redirect/app/blobs/" + ld.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +328,7 @@ func TestBlobRedirectToPresignedURL(t *testing.T) {
 	if resp.StatusCode != http.StatusTemporaryRedirect || !strings.Contains(loc, cfg.Storage.S3.Endpoint) || !strings.Contains(loc, "X-Amz-Signature") {
 		t.Fatalf("blob GET = %d, Location %q; want 307 to a presigned URL on %s", resp.StatusCode, loc, cfg.Storage.S3.Endpoint)
 	}
-	resp, err = noFollow.Get(srv.URL + "/v2/elsewhere/blobs/" + ld.String())
+	resp, err = get(srv.URL + "/v2/elsewhere/blobs/" + ld.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +336,7 @@ func TestBlobRedirectToPresignedURL(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("blob GET in a repository without the blob = %d, want 404", resp.StatusCode)
 	}
-	got, err := remote.Image(ref)
+	got, err := remote.Image(ref, asAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}
