@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -75,17 +73,9 @@ func allowed(role, action, project string) bool {
 
 func newMatrixServer(t *testing.T) (*App, string) {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Storage.Path = t.TempDir()
-	cfg.Auth.AdminPassword = matrixPassword
-	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(func() { srv.Close(); a.Close() })
+	a, base := startApp(t, func(cfg *config.Config) { cfg.Auth.AdminPassword = matrixPassword })
 	hash, _ := bcrypt.GenerateFromPassword([]byte(matrixPassword), bcrypt.MinCost)
-	err = a.meta.Update(t.Context(), func(tx meta.Tx) error {
+	err := a.meta.Update(t.Context(), func(tx meta.Tx) error {
 		for _, n := range []string{"maint", "dev", "guest", "lguest", "outsider"} {
 			if err := tx.CreateUser(meta.User{Name: n, PasswordHash: hash, CreatedAt: time.Now()}); err != nil {
 				return err
@@ -115,7 +105,7 @@ func newMatrixServer(t *testing.T) (*App, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return a, srv.URL
+	return a, base
 }
 
 func TestPermissionMatrix(t *testing.T) {

@@ -29,19 +29,34 @@ const testAdminPassword = "app-test-admin-secret"
 // token service.
 var asAdmin = remote.WithAuth(&authn.Basic{Username: "admin", Password: testAdminPassword})
 
-// newServer starts berth on a temp data dir behind httptest.
-func newServer(t *testing.T) string {
+// startApp starts berth behind httptest on a temp data dir with the test
+// admin password, after edit (nil: none) changes the configuration. It
+// returns the App and the server's base URL; both stop when the test ends.
+func startApp(t *testing.T, edit func(*config.Config)) (*App, string) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Storage.Path = t.TempDir()
 	cfg.Auth.AdminPassword = testAdminPassword
+	if edit != nil {
+		edit(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(func() { srv.Close(); a.Close() })
-	return strings.TrimPrefix(srv.URL, "http://")
+	return a, srv.URL
+}
+
+// newServer starts berth and returns its host:port.
+func newServer(t *testing.T) string {
+	t.Helper()
+	_, base := startApp(t, nil)
+	return strings.TrimPrefix(base, "http://")
 }
 
 func TestPushPullWithGGCR(t *testing.T) {

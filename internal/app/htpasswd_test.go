@@ -1,10 +1,7 @@
 package app
 
 import (
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -31,18 +28,11 @@ func TestHtpasswdUsers(t *testing.T) {
 		}
 	}
 	write("first-password")
-	cfg := config.Default()
-	cfg.Storage.Path = t.TempDir()
-	cfg.Auth.AdminPassword = testAdminPassword
-	cfg.Auth.Htpasswd.Path = file
-	cfg.Auth.CredentialCacheTTL = time.Millisecond // see the rewrite at once
-	cfg.Auth.Throttle.Failures = 0                 // the polling below fails on purpose
-	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	defer func() { srv.Close(); a.Close() }()
+	a, base := startApp(t, func(cfg *config.Config) {
+		cfg.Auth.Htpasswd.Path = file
+		cfg.Auth.CredentialCacheTTL = time.Millisecond // see the rewrite at once
+		cfg.Auth.Throttle.Failures = 0                 // the polling below fails on purpose
+	})
 	if err := a.meta.Update(t.Context(), func(tx meta.Tx) error {
 		if err := tx.CreateProject(meta.Project{Name: "team"}); err != nil {
 			return err
@@ -52,7 +42,7 @@ func TestHtpasswdUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	status := func(pw string) int {
-		req, _ := http.NewRequest("POST", srv.URL+"/v2/team/app/blobs/uploads/", nil)
+		req, _ := http.NewRequest("POST", base+"/v2/team/app/blobs/uploads/", nil)
 		req.SetBasicAuth("ci", pw)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

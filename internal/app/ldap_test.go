@@ -1,9 +1,6 @@
 package app
 
 import (
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -27,26 +24,16 @@ func TestLDAPLogin(t *testing.T) {
 		t.Skip("no directory: set BERTH_TEST_LDAP_URL (scripts/lib/slapd.sh start_slapd)")
 	}
 	base := os.Getenv("BERTH_TEST_LDAP_BASE")
-	cfg := config.Default()
-	cfg.Storage.Path = t.TempDir()
-	cfg.Auth.AdminPassword = testAdminPassword
-	cfg.Auth.LDAP.URL = url
-	cfg.Auth.LDAP.StartTLS = true
-	cfg.Auth.LDAP.CAFile = os.Getenv("BERTH_TEST_LDAP_CA")
-	cfg.Auth.LDAP.BindDN = os.Getenv("BERTH_TEST_LDAP_BIND_DN")
-	cfg.Auth.LDAP.BindPassword = os.Getenv("BERTH_TEST_LDAP_BIND_PASSWORD")
-	cfg.Auth.LDAP.UserBase = base
-	cfg.Auth.LDAP.GroupBase = base
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	defer func() { srv.Close(); a.Close() }()
-	host := strings.TrimPrefix(srv.URL, "http://")
+	a, srvURL := startApp(t, func(cfg *config.Config) {
+		cfg.Auth.LDAP.URL = url
+		cfg.Auth.LDAP.StartTLS = true
+		cfg.Auth.LDAP.CAFile = os.Getenv("BERTH_TEST_LDAP_CA")
+		cfg.Auth.LDAP.BindDN = os.Getenv("BERTH_TEST_LDAP_BIND_DN")
+		cfg.Auth.LDAP.BindPassword = os.Getenv("BERTH_TEST_LDAP_BIND_PASSWORD")
+		cfg.Auth.LDAP.UserBase = base
+		cfg.Auth.LDAP.GroupBase = base
+	})
+	host := strings.TrimPrefix(srvURL, "http://")
 	if err := a.meta.Update(t.Context(), func(tx meta.Tx) error {
 		if err := tx.CreateProject(meta.Project{Name: "devproj"}); err != nil {
 			return err

@@ -10,11 +10,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"io"
-	"log/slog"
 	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,22 +47,12 @@ func TestTrustedIssuer(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cfg := config.Default()
-	cfg.Storage.Path = t.TempDir()
-	cfg.Auth.AdminPassword = testAdminPassword
-	cfg.Auth.Token.Realm = "https://idp.example/token"
-	cfg.Auth.Token.TrustedIssuer = "idp"
-	cfg.Auth.Token.TrustedCertificates = certFile
-	cfg.Auth.Token.TrustedJWKS = jwksFile
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	defer func() { srv.Close(); a.Close() }()
+	a, base := startApp(t, func(cfg *config.Config) {
+		cfg.Auth.Token.Realm = "https://idp.example/token"
+		cfg.Auth.Token.TrustedIssuer = "idp"
+		cfg.Auth.Token.TrustedCertificates = certFile
+		cfg.Auth.Token.TrustedJWKS = jwksFile
+	})
 	if err := a.meta.Update(t.Context(), func(tx meta.Tx) error { return tx.CreateProject(meta.Project{Name: "team"}) }); err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +71,7 @@ func TestTrustedIssuer(t *testing.T) {
 	}
 	otherKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	do := func(tok, method, path string) (int, http.Header) {
-		req, _ := http.NewRequest(method, srv.URL+path, nil)
+		req, _ := http.NewRequest(method, base+path, nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -111,7 +98,7 @@ func TestTrustedIssuer(t *testing.T) {
 		})
 	}
 	t.Run("the challenge names the external realm", func(t *testing.T) {
-		resp, err := http.Get(srv.URL + "/v2/")
+		resp, err := http.Get(base + "/v2/")
 		if err != nil {
 			t.Fatal(err)
 		}
