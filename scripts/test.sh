@@ -30,6 +30,8 @@ source scripts/lib/postgres.sh
 source scripts/lib/s3.sh
 # shellcheck source=scripts/lib/slapd.sh
 source scripts/lib/slapd.sh
+# shellcheck source=scripts/lib/nginx.sh
+source scripts/lib/nginx.sh
 
 MODE=all
 for arg in "$@"; do
@@ -81,6 +83,7 @@ command -v go >/dev/null 2>&1 || die "go is not installed"
 info "$(go version)"
 if [ "$MODE" != quick ]; then
 	ensure_packages dockerd=docker.io docker=docker.io mount=mount curl=curl ss=iproute2
+	ensure_nginx
 	[ "$E2E_TARGET" = distribution ] && ensure_packages docker-registry=docker-registry
 fi
 section_done

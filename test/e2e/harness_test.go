@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -140,6 +141,10 @@ type serverOpts struct {
 	DataDir string
 	// Env is added to the server's environment (KEY=VALUE).
 	Env []string
+	// TLS, for a server that Env makes serve HTTPS (BERTH_HTTP_TLS_*), is
+	// the client configuration the harness's own requests use (RootCAs
+	// trusting the server's certificate).
+	TLS *tls.Config
 }
 
 // server is one registry process on 127.0.0.1 that can be stopped, killed
@@ -153,6 +158,10 @@ type server struct {
 	env     []string
 	logPath string
 	cfgPath string
+	// client makes the harness's own requests; tlsTr is its transport
+	// when opts.TLS is set (HTTPS), nil otherwise.
+	client *http.Client
+	tlsTr  *http.Transport
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -173,6 +182,12 @@ func startServer(t testing.TB, opts serverOpts) *server {
 		addr:    freeAddr(t),
 		dataDir: opts.DataDir,
 		env:     opts.Env,
+		client:  httpClient,
+	}
+	if opts.TLS != nil {
+		s.tlsTr = e2eTransport.Clone()
+		s.tlsTr.TLSClientConfig = opts.TLS.Clone()
+		s.client = &http.Client{Transport: s.tlsTr, Timeout: httpClient.Timeout}
 	}
 	logDir := t.TempDir()
 	if s.dataDir == "" {
@@ -266,6 +281,9 @@ func (s *server) start() {
 
 func (s *server) waitReady(done chan struct{}) error {
 	client := &http.Client{Timeout: 2 * time.Second}
+	if s.tlsTr != nil {
+		client.Transport = s.tlsTr
+	}
 	deadline := time.Now().Add(readyTimeout)
 	for time.Now().Before(deadline) {
 		select {
@@ -321,6 +339,9 @@ func (s *server) stop() {
 	// drain down (net/http waits up to 5s for connections that never sent
 	// a request).
 	e2eTransport.CloseIdleConnections()
+	if s.tlsTr != nil {
+		s.tlsTr.CloseIdleConnections()
+	}
 	began := time.Now()
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -365,7 +386,12 @@ func (s *server) restart() {
 // host is the registry host for image references: 127.0.0.1:PORT.
 func (s *server) host() string { return s.addr }
 
-func (s *server) url(path string) string { return "http://" + s.addr + path }
+func (s *server) url(path string) string {
+	if s.tlsTr != nil {
+		return "https://" + s.addr + path
+	}
+	return "http://" + s.addr + path
+}
 
 // checkAlive fails the test unless the process runs and GET /v2/ answers.
 func (s *server) checkAlive(t testing.TB) {
@@ -374,6 +400,9 @@ func (s *server) checkAlive(t testing.TB) {
 		t.Fatalf("%s is not running (exit: %v)", s.kind, s.exitErr())
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
+	if s.tlsTr != nil {
+		client.Transport = s.tlsTr
+	}
 	resp, err := client.Get(s.url("/v2/"))
 	if err != nil {
 		t.Fatalf("GET /v2/: %v", err)
@@ -405,7 +434,7 @@ func (s *server) httpDoAs(ctx context.Context, asAdmin bool, method, path string
 	if asAdmin {
 		req.SetBasicAuth(adminUser, adminPassword)
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := s.client.Do(req)
 	if err != nil {
 		return 0, nil, nil, err
 	}
