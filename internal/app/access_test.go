@@ -124,6 +124,15 @@ func TestPermissionMatrix(t *testing.T) {
 		}
 	}
 	missing := digest.FromString("no such thing").String()
+	// An upload session in each repository, for the session endpoints.
+	session := map[string]string{}
+	for _, repo := range []string{"team/app", "pub/app"} {
+		status, hdr, body := matrixDo(t, base, "admin", "POST", "/v2/"+repo+"/blobs/uploads/", nil)
+		if status != 202 {
+			t.Fatalf("admin upload start in %s = %d %s", repo, status, body)
+		}
+		session[repo] = hdr.Get("Location")
+	}
 
 	type endpoint struct {
 		name, method, path, action string
@@ -138,6 +147,8 @@ func TestPermissionMatrix(t *testing.T) {
 			{"referrers", "GET", "/v2/" + repo + "/referrers/" + missing, "pull", nil},
 			{"tags list", "GET", "/v2/" + repo + "/tags/list", "list", nil},
 			{"upload start", "POST", "/v2/" + repo + "/blobs/uploads/", "push", nil},
+			{"upload status", "GET", session[repo], "push", nil},
+			{"upload chunk (empty)", "PATCH", session[repo], "push", []byte{}},
 			{"monolithic upload", "POST", "/v2/" + repo + "/blobs/uploads/?digest=" + digest.FromString("x").String(), "push", []byte("x")},
 			{"manifest PUT (invalid body)", "PUT", "/v2/" + repo + "/manifests/bad", "push", []byte("{")},
 			{"manifest DELETE", "DELETE", "/v2/" + repo + "/manifests/" + missing, "delete", nil},
