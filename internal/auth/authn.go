@@ -52,6 +52,10 @@ func NewAuthenticator(store meta.Store, cacheTTL time.Duration, external ...Pass
 	return &Authenticator{store: store, external: external, cache: newCredCache(cacheTTL), dummy: dummy, now: time.Now}
 }
 
+// maxNameLength bounds the login names looked up anywhere (a directory
+// filter, the store).
+const maxNameLength = 256
+
 // SetThrottle turns failed-login throttling on (th.Failures > 0).
 func (a *Authenticator) SetThrottle(th Throttle) { a.throttle = th }
 
@@ -99,7 +103,7 @@ func (a *Authenticator) PasswordFrom(ctx context.Context, name, password, addr s
 }
 
 func (a *Authenticator) verify(ctx context.Context, name, password string) (Identity, error) {
-	if name == "" || password == "" || len(password) > 72 {
+	if name == "" || password == "" || len(password) > 72 || len(name) > maxNameLength {
 		return Identity{}, ErrBadCredentials
 	}
 	return a.check(ctx, name, password)
