@@ -561,3 +561,74 @@ func (c *cli) tokenCmd() *cobra.Command {
 	serverFlag(rotate, &server)
 	return group("token", "Manage berth's token service", rotate)
 }
+
+func (c *cli) immutableCmd() *cobra.Command {
+	var server, repos, tags string
+	add := &cobra.Command{
+		Use:   "add PROJECT --repositories PATTERN --tags PATTERN",
+		Short: "Make matching tags immutable: they can be set once, never moved or deleted",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if repos == "" || tags == "" {
+				return usageError{errors.New("immutable add: --repositories and --tags are required (patterns, docs/patterns.md)")}
+			}
+			api, err := c.adminClient(cmd, server)
+			if err != nil {
+				return err
+			}
+			var out struct{ ID int64 }
+			if err := api.call(cmd.Context(), "POST", "/projects/"+url.PathEscape(args[0])+"/immutable-rules",
+				map[string]any{"repositories": repos, "tags": tags}, &out); err != nil {
+				return fmt.Errorf("immutable add: %w", err)
+			}
+			fmt.Fprintf(c.stdout, "Rule %d: tags %s in %s are immutable\n", out.ID, tags, repos)
+			return nil
+		},
+	}
+	add.Flags().StringVar(&repos, "repositories", "", "repository pattern, like team/** ")
+	add.Flags().StringVar(&tags, "tags", "", "tag pattern, like v*")
+	list := &cobra.Command{
+		Use:   "list PROJECT",
+		Short: "List a project's immutable tag rules",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			api, err := c.adminClient(cmd, server)
+			if err != nil {
+				return err
+			}
+			var rs []struct {
+				ID                 int64
+				Repositories, Tags string
+			}
+			if err := api.call(cmd.Context(), "GET", "/projects/"+url.PathEscape(args[0])+"/immutable-rules", nil, &rs); err != nil {
+				return fmt.Errorf("immutable list: %w", err)
+			}
+			var rows [][]string
+			for _, r := range rs {
+				rows = append(rows, []string{fmt.Sprint(r.ID), r.Repositories, r.Tags})
+			}
+			c.table("ID\tREPOSITORIES\tTAGS", rows)
+			return nil
+		},
+	}
+	rm := &cobra.Command{
+		Use:   "rm PROJECT ID",
+		Short: "Remove an immutable tag rule",
+		Args:  exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			api, err := c.adminClient(cmd, server)
+			if err != nil {
+				return err
+			}
+			if err := api.call(cmd.Context(), "DELETE", "/projects/"+url.PathEscape(args[0])+"/immutable-rules/"+url.PathEscape(args[1]), nil, nil); err != nil {
+				return fmt.Errorf("immutable rm: %w", err)
+			}
+			fmt.Fprintf(c.stdout, "Removed rule %s of %s\n", args[1], args[0])
+			return nil
+		},
+	}
+	for _, s := range []*cobra.Command{add, list, rm} {
+		serverFlag(s, &server)
+	}
+	return group("immutable", "Manage a project's immutable tag rules", add, list, rm)
+}

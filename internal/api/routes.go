@@ -45,6 +45,9 @@ var operations = []operation{
 	{"POST", "/projects/{project}/robots", (*API).createRobot, "Create a project robot; the secret is in this answer only", "its admins", createRobotRequest{}, robotJSON{}, 201},
 	{"PATCH", "/projects/{project}/robots/{robot}", (*API).updateRobot, "Disable or enable a robot", "its admins", updateRobotRequest{}, nil, 204},
 	{"DELETE", "/projects/{project}/robots/{robot}", (*API).deleteRobot, "Delete a robot", "its admins", nil, nil, 204},
+	{"GET", "/projects/{project}/immutable-rules", (*API).listImmutableRules, "List a project's immutable tag rules", "who may see it", nil, []immutableRuleJSON{}, 200},
+	{"POST", "/projects/{project}/immutable-rules", (*API).addImmutableRule, "Make matching tags immutable", "its admins", immutableRuleRequest{}, immutableRuleJSON{}, 201},
+	{"DELETE", "/projects/{project}/immutable-rules/{id}", (*API).deleteImmutableRule, "Remove an immutable tag rule", "its admins", nil, nil, 204},
 	{"GET", "/robots", (*API).listRobots, "List system robots", "system admins", nil, []robotJSON{}, 200},
 	{"POST", "/robots", (*API).createRobot, "Create a system robot; the secret is in this answer only", "system admins", createRobotRequest{}, robotJSON{}, 201},
 	{"PATCH", "/robots/{robot}", (*API).updateRobot, "Disable or enable a system robot", "system admins", updateRobotRequest{}, nil, 204},
@@ -389,4 +392,46 @@ func (x *API) listAudit(ctx context.Context, actor auth.Identity, r *http.Reques
 
 func (x *API) rotateKey(ctx context.Context, actor auth.Identity, _ *http.Request) (int, any, error) {
 	return http.StatusNoContent, nil, x.auth.RotateSigningKey(ctx, actor)
+}
+
+type immutableRuleRequest struct {
+	Repositories string `json:"repositories"`
+	Tags         string `json:"tags"`
+}
+
+type immutableRuleJSON struct {
+	ID           int64     `json:"id"`
+	Repositories string    `json:"repositories"`
+	Tags         string    `json:"tags"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+func ruleOut(r meta.ImmutableRule) immutableRuleJSON {
+	return immutableRuleJSON{ID: r.ID, Repositories: r.Repositories, Tags: r.Tags, CreatedAt: r.CreatedAt}
+}
+
+func (x *API) listImmutableRules(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
+	rs, err := x.auth.ListImmutableRules(ctx, actor, r.PathValue("project"))
+	out := make([]immutableRuleJSON, 0, len(rs))
+	for _, rule := range rs {
+		out = append(out, ruleOut(rule))
+	}
+	return http.StatusOK, out, err
+}
+
+func (x *API) addImmutableRule(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
+	var in immutableRuleRequest
+	if err := decode(nil, r, &in); err != nil {
+		return 0, nil, err
+	}
+	rule, err := x.auth.AddImmutableRule(ctx, actor, r.PathValue("project"), in.Repositories, in.Tags)
+	return http.StatusCreated, ruleOut(rule), err
+}
+
+func (x *API) deleteImmutableRule(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return 0, nil, invalidf("rule id %q is not a number", r.PathValue("id"))
+	}
+	return http.StatusNoContent, nil, x.auth.DeleteImmutableRule(ctx, actor, r.PathValue("project"), id)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/berth-registry/berth/internal/httpapi"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/tlscert"
 )
@@ -63,6 +64,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		ListMaxEntries:  cfg.Registry.ListMaxEntries,
 		CacheSize:       cacheSize,
 		RedirectTTL:     redirectTTL(cfg),
+		Tags:            policy.Immutability{},
 	}, log)
 	mux := http.NewServeMux()
 	rec := audit.New(md, log, 10000)

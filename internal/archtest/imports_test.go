@@ -32,6 +32,7 @@ var layers = []struct {
 	{"internal/relocate", 2},
 	{"internal/audit", 2},
 	{"internal/auth", 3},
+	{"internal/policy", 3},
 	{"internal/httpapi", 4},
 	{"internal/api", 4},
 	{"internal/app", 5},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/actor"
+	"github.com/berth-registry/berth/internal/auth/pattern"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/oci"
 )
@@ -571,4 +572,52 @@ func (s *Service) RotateSigningKey(ctx context.Context, actor Identity) error {
 // lifetime: no token they signed can still be valid.
 func (s *Service) PruneSigningKeys(ctx context.Context, now time.Time) (int, error) {
 	return s.Tokens.Prune(ctx, now.Add(-max(s.opts.RefreshTTL, s.opts.TokenTTL)-leeway))
+}
+
+// ListImmutableRules lists a project's immutable tag rules (to who may see
+// the project).
+func (s *Service) ListImmutableRules(ctx context.Context, actor Identity, project string) ([]meta.ImmutableRule, error) {
+	if _, err := s.GetProject(ctx, actor, project); err != nil {
+		return nil, err
+	}
+	var out []meta.ImmutableRule
+	err := s.store.View(ctx, func(r meta.Reader) error {
+		var err error
+		out, err = r.ImmutableRules(project)
+		return err
+	})
+	return out, err
+}
+
+// AddImmutableRule makes tags matching tags in the project's repositories
+// matching repos immutable (project admins).
+func (s *Service) AddImmutableRule(ctx context.Context, actor Identity, project, repos, tags string) (meta.ImmutableRule, error) {
+	if _, err := pattern.Compile(repos); err != nil {
+		return meta.ImmutableRule{}, invalid("repositories pattern %q: %v", repos, err)
+	}
+	if _, err := pattern.Compile(tags); err != nil {
+		return meta.ImmutableRule{}, invalid("tags pattern %q: %v", tags, err)
+	}
+	if repos != "**" && repos != project && !strings.HasPrefix(repos, project+"/") {
+		return meta.ImmutableRule{}, invalid("a rule of project %s covers its repositories: start the pattern with %s/ (or use **)", project, project)
+	}
+	r := meta.ImmutableRule{Project: project, Repositories: repos, Tags: tags, CreatedAt: time.Now()}
+	err := s.asProjectAdmin(ctx, actor, project, func(tx meta.Tx) error {
+		var err error
+		if r.ID, err = tx.AddImmutableRule(r); err != nil {
+			return err
+		}
+		return auditIn(ctx, tx, "immutable-rule.add", project, fmt.Sprintf("rule %d: %s %s", r.ID, repos, tags))
+	})
+	return r, err
+}
+
+// DeleteImmutableRule removes a rule (project admins).
+func (s *Service) DeleteImmutableRule(ctx context.Context, actor Identity, project string, id int64) error {
+	return s.asProjectAdmin(ctx, actor, project, func(tx meta.Tx) error {
+		if err := tx.DeleteImmutableRule(project, id); err != nil {
+			return err
+		}
+		return auditIn(ctx, tx, "immutable-rule.delete", project, fmt.Sprintf("rule %d", id))
+	})
 }

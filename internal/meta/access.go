@@ -223,3 +223,28 @@ type AuditWriter interface {
 	// DeleteAuditBefore removes events older than t.
 	DeleteAuditBefore(t time.Time) (int, error)
 }
+
+// ImmutableRule makes the tags matching Tags, in the repositories of
+// Project matching Repositories, immutable: once set, such a tag can not
+// be moved to another manifest or deleted. Patterns use the grammar of
+// docs/patterns.md; Repositories matches the whole repository name.
+type ImmutableRule struct {
+	ID           int64 // assigned by the store
+	Project      string
+	Repositories string
+	Tags         string
+	CreatedAt    time.Time
+}
+
+type PolicyReader interface {
+	// ImmutableRules returns the rules of project in ID order.
+	ImmutableRules(project string) ([]ImmutableRule, error)
+}
+
+type PolicyWriter interface {
+	// AddImmutableRule stores r and returns its ID.
+	AddImmutableRule(r ImmutableRule) (int64, error)
+	// DeleteImmutableRule removes the rule of project with the id;
+	// ErrNotFound if there is none.
+	DeleteImmutableRule(project string, id int64) error
+}

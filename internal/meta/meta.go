@@ -45,6 +45,7 @@ type Reader interface {
 	KeyReader
 	ThrottleReader
 	AuditReader
+	PolicyReader
 }
 
 // Tx is a read-write transaction.
@@ -62,6 +63,7 @@ type Tx interface {
 	KeyWriter
 	ThrottleWriter
 	AuditWriter
+	PolicyWriter
 }
 
 // Repository is one repository (an image name such as "library/alpine").

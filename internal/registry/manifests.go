@@ -121,6 +121,9 @@ func (s *Service) PutManifest(ctx context.Context, repo string, ref Reference, c
 			return s.record(ctx, tx, ev)
 		}
 		for _, t := range tags {
+			if err := s.checkTagMove(tx, repo, t, d); err != nil {
+				return err
+			}
 			if _, err := tx.PutTag(repo, t, d); err != nil {
 				return err
 			}
@@ -170,6 +173,9 @@ func (s *Service) DeleteManifest(ctx context.Context, repo string, ref Reference
 			if err != nil {
 				return err
 			}
+			if err := s.checkTagGone(tx, repo, ref.Tag); err != nil {
+				return err
+			}
 			if err := tx.DeleteTag(repo, ref.Tag); err != nil {
 				return err
 			}
@@ -177,6 +183,9 @@ func (s *Service) DeleteManifest(ctx context.Context, repo string, ref Reference
 		}
 		m, err := tx.Manifest(repo, ref.Digest)
 		if err != nil {
+			return err
+		}
+		if err := s.checkTagsOf(tx, repo, ref.Digest); err != nil {
 			return err
 		}
 		if err := tx.DeleteManifest(repo, ref.Digest); err != nil {

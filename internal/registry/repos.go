@@ -29,6 +29,9 @@ func (s *Service) DeleteRepository(ctx context.Context, repo string) error {
 		}
 		now := s.opts.Now()
 		for _, m := range ms {
+			if err := s.checkTagsOf(tx, repo, m.Digest); err != nil {
+				return err
+			}
 			ev := meta.Event{Kind: "manifest.delete", Repo: repo, Digest: m.Digest, MediaType: m.MediaType, Size: m.Size, CreatedAt: now}
 			if err := s.record(ctx, tx, ev); err != nil {
 				return err

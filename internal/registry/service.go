@@ -28,6 +28,16 @@ type Options struct {
 	CacheSize int64
 	// Now is the clock (tests may replace it).
 	Now func() time.Time
+	// Tags, when set, is asked before a tag moves or goes (immutable tags).
+	Tags TagPolicy
+}
+
+// TagPolicy decides whether a tag may change: the admission check the core
+// declares for tag rules (internal/policy implements it).
+type TagPolicy interface {
+	// ImmutableRule returns the rule that makes tag of repo immutable
+	// ("" when none), reading in the change's own transaction.
+	ImmutableRule(r meta.Reader, repo, tag string) (string, error)
 }
 
 // Service implements the registry operations over a blob store and a

@@ -493,6 +493,62 @@ var repoDeleteTests = []test{
 	}},
 }
 
+var policyTests = []test{
+	{"immutable rules: add, list per project in order, delete, go with the project", func(t *testing.T, s meta.Store) {
+		var ids []int64
+		update(t, s, func(tx meta.Tx) error {
+			for _, p := range []string{"prod", "dev"} {
+				if err := tx.CreateProject(meta.Project{Name: p}); err != nil {
+					return err
+				}
+			}
+			for _, r := range []meta.ImmutableRule{
+				{Project: "prod", Repositories: "prod/**", Tags: "v*"},
+				{Project: "prod", Repositories: "prod/app", Tags: "release-?"},
+				{Project: "dev", Repositories: "**", Tags: "stable"},
+			} {
+				id, err := tx.AddImmutableRule(r)
+				if err != nil {
+					return err
+				}
+				ids = append(ids, id)
+			}
+			return nil
+		})
+		if ids[0] == ids[1] || ids[1] == ids[2] {
+			t.Fatalf("ids = %v", ids)
+		}
+		view(t, s, func(r meta.Reader) error {
+			rs, err := r.ImmutableRules("prod")
+			if err != nil {
+				return err
+			}
+			if len(rs) != 2 || rs[0].ID != ids[0] || rs[0].Tags != "v*" || rs[1].Repositories != "prod/app" || rs[0].CreatedAt.IsZero() {
+				t.Errorf("rules of prod = %+v", rs)
+			}
+			return nil
+		})
+		update(t, s, func(tx meta.Tx) error {
+			if err := tx.DeleteImmutableRule("dev", ids[0]); !errors.Is(err, meta.ErrNotFound) {
+				t.Errorf("deleting another project's rule = %v, want ErrNotFound", err)
+			}
+			if err := tx.DeleteImmutableRule("prod", ids[0]); err != nil {
+				return err
+			}
+			return tx.DeleteProject("dev")
+		})
+		view(t, s, func(r meta.Reader) error {
+			if rs, err := r.ImmutableRules("prod"); err != nil || len(rs) != 1 || rs[0].ID != ids[1] {
+				t.Errorf("after delete: %+v, %v", rs, err)
+			}
+			if rs, err := r.ImmutableRules("dev"); err != nil || len(rs) != 0 {
+				t.Errorf("rules of a deleted project: %+v, %v", rs, err)
+			}
+			return nil
+		})
+	}},
+}
+
 func userNames(us []meta.User) []string {
 	var out []string
 	for _, u := range us {

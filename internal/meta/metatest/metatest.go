@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"Throttles", throttleTests},
 		{"Audit", auditTests},
 		{"RepositoryDelete", repoDeleteTests},
+		{"Policy", policyTests},
 		{"Close", closeTests},
 	}
 	for _, g := range groups {

@@ -198,6 +198,19 @@ func CoreMigrations() []Migration {
 			`CREATE INDEX audit_events_actor ON audit_events (actor, id)`,
 			`CREATE INDEX audit_events_repo ON audit_events (repo, id)`,
 		},
+	}, {
+		Version: 6,
+		Name:    "immutable tag rules",
+		Statements: []string{
+			`CREATE TABLE immutable_rules (
+				id ` + TypeSerialID + `,
+				project ` + TypeKeyText + ` NOT NULL REFERENCES projects (name) ON DELETE CASCADE,
+				repositories TEXT NOT NULL,
+				tags TEXT NOT NULL,
+				created_at BIGINT NOT NULL
+			)`,
+			`CREATE INDEX immutable_rules_project ON immutable_rules (project, id)`,
+		},
 	}}
 }
 

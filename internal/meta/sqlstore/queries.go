@@ -11,7 +11,7 @@ var (
 		qUpload, qUploadsBefore,
 		qEventsAfter, qEventsAfterN,
 		qListBlobLinks, qListManifests,
-		qUser, qRobot, qProject, qMembershipsOf, qSigningKeys, qLoginThrottle,
+		qUser, qRobot, qProject, qMembershipsOf, qSigningKeys, qLoginThrottle, qImmutableRules,
 	}
 	writeQueries = []string{
 		qEnsureRepo, qLinkBlob, qUnlinkBlob,

@@ -1,0 +1,59 @@
+// Package policy holds the rules projects set on their repositories:
+// immutable tags today. The registry core asks it through the TagPolicy
+// interface the core declares.
+package policy
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/berth-registry/berth/internal/auth/pattern"
+	"github.com/berth-registry/berth/internal/meta"
+)
+
+// Immutability answers whether a tag is immutable, from the immutable
+// rules of the repository's project.
+type Immutability struct{}
+
+// referrerTag matches the tags of the referrers tag schema and of the
+// signing tools that use it: sha256-<hex>, with .sig, .att or .sbom.
+var referrerTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}(\.(sig|att|sbom))?$|\.(sig|att|sbom)$`)
+
+// IsReferrerTag reports whether tag names a subject's artifact (a
+// signature, attestation or SBOM) rather than a version.
+func IsReferrerTag(tag string) bool { return referrerTag.MatchString(tag) }
+
+// namesReferrers reports whether a rule's tag pattern is about such tags:
+// only then does it cover them.
+func namesReferrers(tags string) bool {
+	return strings.HasPrefix(tags, "sha256-") || strings.HasSuffix(tags, ".sig") ||
+		strings.HasSuffix(tags, ".att") || strings.HasSuffix(tags, ".sbom")
+}
+
+// ImmutableRule returns the rule ("<repositories> <tags>") that makes tag
+// of repo immutable, or "" when none does.
+func (Immutability) ImmutableRule(r meta.Reader, repo, tag string) (string, error) {
+	project := repo
+	if i := strings.IndexByte(repo, '/'); i >= 0 {
+		project = repo[:i]
+	}
+	rules, err := r.ImmutableRules(project)
+	if err != nil || len(rules) == 0 {
+		return "", err
+	}
+	referrer := IsReferrerTag(tag)
+	for _, rule := range rules {
+		if referrer && !namesReferrers(rule.Tags) {
+			continue
+		}
+		rp, err1 := pattern.Compile(rule.Repositories)
+		tp, err2 := pattern.Compile(rule.Tags)
+		if err1 != nil || err2 != nil {
+			continue // refused when the rule was made; never matches
+		}
+		if rp.Match(repo) && tp.Match(tag) {
+			return rule.Repositories + " " + rule.Tags, nil
+		}
+	}
+	return "", nil
+}
