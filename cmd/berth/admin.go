@@ -632,3 +632,56 @@ func (c *cli) immutableCmd() *cobra.Command {
 	}
 	return group("immutable", "Manage a project's immutable tag rules", add, list, rm)
 }
+
+func (c *cli) verifyCmd() *cobra.Command {
+	var server string
+	var dryRun bool
+	var rate int64
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Re-hash every stored blob, quarantine the corrupt ones, list missing and orphaned blobs",
+		Long: "Re-hash every stored blob against its digest. A corrupt blob is quarantined: it is no longer\n" +
+			"served (nor a manifest that needs it) until it is pushed again, which replaces the bytes.\n" +
+			"Blobs linked in the index but missing from storage, and stored blobs linked nowhere (for\n" +
+			"garbage collection), are listed. Exit status 1 when anything is corrupt or missing.",
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			api, err := c.adminClient(cmd, server)
+			if err != nil {
+				return err
+			}
+			var rep struct {
+				Blobs   int
+				Bytes   int64
+				Corrupt []string
+				Missing []struct{ Repository, Digest string }
+				Orphans []string
+				Seconds float64
+			}
+			if err := api.call(cmd.Context(), "POST", "/system/verify", map[string]any{"dry_run": dryRun, "rate": rate}, &rep); err != nil {
+				return fmt.Errorf("verify: %w", err)
+			}
+			fmt.Fprintf(c.stdout, "Verified %d blobs (%d bytes) in %.1fs\n", rep.Blobs, rep.Bytes, rep.Seconds)
+			verb := "quarantined"
+			if dryRun {
+				verb = "would be quarantined"
+			}
+			for _, d := range rep.Corrupt {
+				fmt.Fprintf(c.stdout, "corrupt (%s): %s\n", verb, d)
+			}
+			for _, m := range rep.Missing {
+				fmt.Fprintf(c.stdout, "missing from storage: %s in %s\n", m.Digest, m.Repository)
+			}
+			for _, d := range rep.Orphans {
+				fmt.Fprintf(c.stdout, "orphan (linked nowhere): %s\n", d)
+			}
+			if len(rep.Corrupt) > 0 || len(rep.Missing) > 0 {
+				return fmt.Errorf("verify: %d corrupt, %d missing", len(rep.Corrupt), len(rep.Missing))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report without quarantining")
+	cmd.Flags().Int64Var(&rate, "rate", 0, "bytes a second to read at most (0 = no limit)")
+	return serverFlag(cmd, &server)
+}

@@ -169,4 +169,8 @@ func TestAdminOffline(t *testing.T) {
 	if err := remote.Write(ref, img, remote.WithAuth(&authn.Basic{Username: "admin", Password: "admin-new-password"})); err != nil {
 		t.Fatalf("the admin's new password: %v", err)
 	}
+	code, out, errOut := adminCLI(t, home, "", "verify", "--data", dir)
+	if code != 0 || !regexp.MustCompile(`^Verified 2 blobs \(\d+ bytes\)`).MatchString(out) {
+		t.Fatalf("berth verify --data = %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
 }

@@ -306,8 +306,8 @@ func TestDBMigrate(t *testing.T) {
 		wantOut  string
 		wantErr  string
 	}{
-		{"migrates a fresh SQLite database", []string{"db", "migrate", "--data", dir}, 0, "metadata schema is at version 6 (sqlite)\n", ""},
-		{"a second run finds it current", []string{"db", "migrate", "--data", dir}, 0, "metadata schema is at version 6 (sqlite)\n", ""},
+		{"migrates a fresh SQLite database", []string{"db", "migrate", "--data", dir}, 0, "metadata schema is at version 7 (sqlite)\n", ""},
+		{"a second run finds it current", []string{"db", "migrate", "--data", dir}, 0, "metadata schema is at version 7 (sqlite)\n", ""},
 		{"postgres without a DSN is a configuration error", []string{"db", "migrate"}, 1, "", "metadata.postgres.dsn: must be set"},
 		{"no subcommand", []string{"db"}, 1, "", "a subcommand is required"},
 	}

@@ -3,11 +3,13 @@ package api
 import (
 	"context"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
 )
 
@@ -16,6 +18,77 @@ type Registry interface {
 	Catalog(ctx context.Context, last string, n int, keep func(repo string) (bool, error)) (registry.Page, error)
 	Artifacts(ctx context.Context, repo string) ([]registry.Artifact, error)
 	DeleteRepository(ctx context.Context, repo string) error
+	Verify(ctx context.Context, o registry.VerifyOptions) (registry.VerifyReport, error)
+	Quarantine(ctx context.Context) ([]meta.QuarantinedBlob, error)
+}
+
+type verifyRequest struct {
+	DryRun bool  `json:"dry_run"`
+	Rate   int64 `json:"rate"` // bytes a second, 0: no limit
+}
+
+type missingBlobJSON struct {
+	Repository string `json:"repository"`
+	Digest     string `json:"digest"`
+}
+
+type verifyJSON struct {
+	Blobs   int               `json:"blobs"`
+	Bytes   int64             `json:"bytes"`
+	Corrupt []string          `json:"corrupt"`
+	Missing []missingBlobJSON `json:"missing"`
+	Orphans []string          `json:"orphans"`
+	Seconds float64           `json:"seconds"`
+	DryRun  bool              `json:"dry_run"`
+}
+
+type quarantinedJSON struct {
+	Digest string    `json:"digest"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// verify re-hashes every stored blob now (system admins).
+func (x *API) verify(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
+	if err := x.auth.RequireAdmin(actor); err != nil {
+		return 0, nil, err
+	}
+	var in verifyRequest
+	if r.ContentLength != 0 {
+		if err := decode(nil, r, &in); err != nil {
+			return 0, nil, err
+		}
+	}
+	rep, err := x.reg.Verify(ctx, registry.VerifyOptions{Rate: in.Rate, DryRun: in.DryRun})
+	if err != nil {
+		return 0, nil, err
+	}
+	out := verifyJSON{Blobs: rep.Blobs, Bytes: rep.Bytes, Corrupt: []string{}, Missing: []missingBlobJSON{}, Orphans: []string{},
+		Seconds: rep.Duration.Seconds(), DryRun: in.DryRun}
+	for _, d := range rep.Corrupt {
+		out.Corrupt = append(out.Corrupt, d.String())
+	}
+	for _, m := range rep.Missing {
+		out.Missing = append(out.Missing, missingBlobJSON{Repository: m.Repo, Digest: m.Digest.String()})
+	}
+	for _, d := range rep.Orphans {
+		out.Orphans = append(out.Orphans, d.String())
+	}
+	sort.Strings(out.Orphans)
+	return http.StatusOK, out, nil
+}
+
+// listQuarantine lists the quarantined blobs (system admins).
+func (x *API) listQuarantine(ctx context.Context, actor auth.Identity, _ *http.Request) (int, any, error) {
+	if err := x.auth.RequireAdmin(actor); err != nil {
+		return 0, nil, err
+	}
+	qs, err := x.reg.Quarantine(ctx)
+	out := make([]quarantinedJSON, 0, len(qs))
+	for _, q := range qs {
+		out = append(out, quarantinedJSON{Digest: q.Digest, Reason: q.Reason, At: q.At})
+	}
+	return http.StatusOK, out, err
 }
 
 type repositoryJSON struct {

@@ -68,7 +68,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	}, log)
 	mux := http.NewServeMux()
 	rec := audit.New(md, log, 10000)
-	v2 := httpapi.New(svc, log).WithAudit(rec)
+	v2 := httpapi.New(svc, log).WithAudit(rec).WithVerifyOnRead(cfg.Storage.VerifyOnRead)
 	var access *auth.Service
 	switch cfg.Auth.Mode {
 	case "none":
@@ -147,6 +147,7 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	go a.throttlePurgeLoop(bg)
 	go a.auditPurgeLoop(bg)
 	go a.keyPruneLoop(bg)
+	go a.verifyLoop(bg)
 	go a.serveDebug(bg)
 
 	errc := make(chan error, 1)
@@ -208,6 +209,20 @@ func (a *App) keyPruneLoop(ctx context.Context) {
 		if n > 0 {
 			a.log.Info("deleted retired token signing keys", "count", n)
 		}
+		return err
+	})
+}
+
+// verifyLoop re-hashes the stored blobs every verify.interval, on one node
+// at a time, and quarantines the corrupt ones.
+func (a *App) verifyLoop(ctx context.Context) {
+	if !a.cfg.Verify.Scheduled {
+		return
+	}
+	jobs.New(a.meta, a.log).EveryAfter(ctx, "verify", a.cfg.Verify.Interval, func(ctx context.Context) error {
+		rep, err := a.svc.Verify(ctx, registry.VerifyOptions{Rate: a.cfg.Verify.Rate})
+		a.log.Info("verified stored blobs", "blobs", rep.Blobs, "bytes", rep.Bytes, "corrupt", len(rep.Corrupt),
+			"missing", len(rep.Missing), "orphans", len(rep.Orphans), "took", rep.Duration)
 		return err
 	})
 }

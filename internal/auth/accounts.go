@@ -621,3 +621,6 @@ func (s *Service) DeleteImmutableRule(ctx context.Context, actor Identity, proje
 		return auditIn(ctx, tx, "immutable-rule.delete", project, fmt.Sprintf("rule %d", id))
 	})
 }
+
+// RequireAdmin refuses anyone but a system admin (ErrDenied).
+func (s *Service) RequireAdmin(actor Identity) error { return s.requireAdmin(actor) }

@@ -18,8 +18,16 @@ type Config struct {
 	Auth     Auth     `yaml:"auth"`
 	Projects Projects `yaml:"projects"`
 	Audit    Audit    `yaml:"audit"`
+	Verify   Verify   `yaml:"verify"`
 	Secrets  Secrets  `yaml:"secrets"`
 	Log      Log      `yaml:"log"`
+}
+
+// Verify is the integrity check of stored blobs (berth verify).
+type Verify struct {
+	Scheduled bool          `yaml:"scheduled" key:"verify.scheduled" desc:"Re-hash every stored blob every verify.interval (on one node of a cluster); corrupt blobs are quarantined."`
+	Interval  time.Duration `yaml:"interval" key:"verify.interval" desc:"How often the scheduled verification runs."`
+	Rate      int64         `yaml:"rate" key:"verify.rate" desc:"Bytes a second a verification may read (0 = no limit), so it does not starve clients."`
 }
 
 // Secrets is the key that encrypts the secrets berth keeps in the metadata
@@ -67,6 +75,8 @@ type Storage struct {
 	Driver string `yaml:"driver" key:"storage.driver" desc:"Blob store driver: filesystem or s3."`
 	// Path is the data directory (blobs under Path/blobs, SQLite at Path/berth.db).
 	Path string `yaml:"path" key:"storage.path" desc:"Data directory; blobs go in its blobs directory, the SQLite database in berth.db."`
+	// VerifyOnRead hashes blobs as they are served.
+	VerifyOnRead bool `yaml:"verify_on_read" key:"storage.verify_on_read" desc:"Hash every blob as it is served and abort the response on a mismatch (costs the zero-copy path; off by default: berth verify checks stored blobs instead)."`
 	// MaxBlobSize refuses uploads larger than this many bytes (0 = no limit).
 	MaxBlobSize int64 `yaml:"max_blob_size" key:"storage.max_blob_size" desc:"Refuse blob uploads larger than this (0 = no limit)."`
 	// UploadMaxAge purges upload sessions idle for longer than this.
@@ -209,7 +219,8 @@ func Default() Config {
 				GroupAttribute: "cn", RequestTimeout: 10 * time.Second,
 			},
 		},
-		Audit: Audit{Retention: 90 * 24 * time.Hour},
-		Log:   Log{Level: "info", Format: "text"},
+		Audit:  Audit{Retention: 90 * 24 * time.Hour},
+		Verify: Verify{Scheduled: true, Interval: 7 * 24 * time.Hour, Rate: 50 << 20},
+		Log:    Log{Level: "info", Format: "text"},
 	}
 }

@@ -77,7 +77,7 @@ func TestKeys(t *testing.T) {
 			}
 		})
 	}
-	if n := len(Keys()); n != 69 {
+	if n := len(Keys()); n != 73 {
 		t.Errorf("Keys() has %d keys; update this test and the docs when adding keys", n)
 	}
 }

@@ -57,9 +57,12 @@ func (a *API) getBlob(w http.ResponseWriter, r *http.Request, rt route) error {
 		http.Redirect(w, r, u, http.StatusTemporaryRedirect)
 		return nil
 	}
-	rc, _, err := a.svc.OpenBlob(r.Context(), rt.name, d)
+	rc, info, err := a.svc.OpenBlob(r.Context(), rt.name, d)
 	if err != nil {
 		return err
+	}
+	if a.verifyOnRead {
+		rc = newVerifyingReader(rc, d, info.Size, a.log)
 	}
 	defer rc.Close()
 	h.Set("Content-Type", "application/octet-stream")

@@ -18,7 +18,9 @@ type API struct {
 	guard       Guard
 	externalURL string
 	realm       string // an external token service's URL, or ""
-	audit       AuditSink
+	// verifyOnRead hashes served blobs (storage.verify_on_read).
+	verifyOnRead bool
+	audit        AuditSink
 }
 
 // New returns the /v2/ handler, open to everyone until WithAccess.

@@ -40,9 +40,26 @@ func (s *Scheduler) Holder() string { return s.holder }
 // death. While fn runs the lease is renewed; if it cannot be, fn's context
 // is cancelled. The first tick is at once.
 func (s *Scheduler) Every(ctx context.Context, name string, interval time.Duration, fn func(context.Context) error) {
+	s.every(ctx, name, interval, fn, true)
+}
+
+// EveryAfter is Every without the run at once: the first tick is one
+// interval after the start (for heavy jobs a restart must not trigger).
+func (s *Scheduler) EveryAfter(ctx context.Context, name string, interval time.Duration, fn func(context.Context) error) {
+	s.every(ctx, name, interval, fn, false)
+}
+
+func (s *Scheduler) every(ctx context.Context, name string, interval time.Duration, fn func(context.Context) error, now bool) {
 	ttl := 2 * interval
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	if !now {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 	for {
 		if ok, err := s.acquire(ctx, name, ttl); err != nil {
 			if ctx.Err() == nil {

@@ -248,3 +248,23 @@ type PolicyWriter interface {
 	// ErrNotFound if there is none.
 	DeleteImmutableRule(project string, id int64) error
 }
+
+// QuarantinedBlob is a blob that failed verification: its bytes do not
+// hash to its digest. It is not served until it is pushed again.
+type QuarantinedBlob struct {
+	Digest string
+	Reason string
+	At     time.Time
+}
+
+type QuarantineReader interface {
+	// ListQuarantine returns every quarantined blob, by digest.
+	ListQuarantine() ([]QuarantinedBlob, error)
+}
+
+type QuarantineWriter interface {
+	// PutQuarantine quarantines a blob (again: the reason and time change).
+	PutQuarantine(q QuarantinedBlob) error
+	// DeleteQuarantine lifts a quarantine; no error if there was none.
+	DeleteQuarantine(digest string) error
+}

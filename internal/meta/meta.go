@@ -46,6 +46,7 @@ type Reader interface {
 	ThrottleReader
 	AuditReader
 	PolicyReader
+	QuarantineReader
 }
 
 // Tx is a read-write transaction.
@@ -64,6 +65,7 @@ type Tx interface {
 	ThrottleWriter
 	AuditWriter
 	PolicyWriter
+	QuarantineWriter
 }
 
 // Repository is one repository (an image name such as "library/alpine").

@@ -13,6 +13,8 @@ var auditActions = map[string]string{
 	"manifest.delete": "delete",
 	"tag.delete":      "tag.delete",
 	"blob.delete":     "blob.delete",
+	"blob.quarantine": "blob.quarantine",
+	"blob.restore":    "blob.restore",
 }
 
 // record writes a change's outbox event and its audit entry, with the

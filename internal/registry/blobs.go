@@ -27,6 +27,9 @@ func (s *Service) StatBlob(ctx context.Context, repo string, d digest.Digest) (b
 	if err != nil {
 		return blob.Info{}, err
 	}
+	if reason, ok := s.quarantined(ctx, d); ok {
+		return blob.Info{}, quarantinedError(d, reason)
+	}
 	return blob.Info{Digest: d, Size: size}, nil
 }
 
@@ -77,6 +80,9 @@ func (s *Service) MountSources(ctx context.Context, d digest.Digest, limit int) 
 // without access control). It reports whether the blob was mounted; false
 // means the client must upload it.
 func (s *Service) MountBlob(ctx context.Context, repo string, d digest.Digest, from string) (bool, error) {
+	if _, ok := s.quarantined(ctx, d); ok {
+		return false, nil // the client uploads it: that replaces the bad bytes
+	}
 	mounted := false
 	err := s.meta.Update(ctx, func(tx meta.Tx) error {
 		if _, err := tx.BlobLink(repo, d); err == nil {

@@ -49,7 +49,7 @@ func manifestUnknown(repo string, ref Reference) *errcode.Error {
 func (s *Service) GetManifest(ctx context.Context, repo string, ref Reference) (meta.Manifest, error) {
 	m, gen, ok := s.cache.lookup(repo, ref)
 	if ok {
-		return m, nil
+		return m, s.checkManifestBlobs(ctx, m)
 	}
 	err := s.meta.View(ctx, func(r meta.Reader) error {
 		var err error
@@ -65,6 +65,7 @@ func (s *Service) GetManifest(ctx context.Context, repo string, ref Reference) (
 	}
 	if err == nil {
 		s.cache.fill(repo, ref, m, gen)
+		err = s.checkManifestBlobs(ctx, m)
 	}
 	return m, err
 }

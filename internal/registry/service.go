@@ -49,6 +49,7 @@ type Service struct {
 	log   *slog.Logger
 	cache *manifestCache
 	locks [64]sync.Mutex // serialise writes to one upload session within a process
+	quar  quarantine
 }
 
 // New returns a service.

@@ -270,6 +270,10 @@ func (s *Service) FinishUpload(ctx context.Context, repo, id string, d digest.Di
 		s.abort(ctx, id)
 		return blob.Info{}, errcode.DigestInvalid.Errorf("upload has digest %s, not %s", got, d)
 	}
+	replaced, err := s.replaceQuarantined(ctx, d)
+	if err != nil {
+		return blob.Info{}, storageErr(err)
+	}
 	if err := s.blobs.CommitUpload(ctx, id, d, u.Offset); err != nil {
 		if lost := uploadLost(err); lost != nil {
 			s.abort(ctx, id)
@@ -290,6 +294,9 @@ func (s *Service) FinishUpload(ctx context.Context, repo, id string, d digest.Di
 		}
 		return nil
 	})
+	if err == nil && replaced {
+		err = s.liftQuarantine(ctx, d)
+	}
 	return info, err
 }
 
@@ -356,6 +363,10 @@ func (s *Service) PutBlob(ctx context.Context, repo string, d digest.Digest, len
 	if err == nil && digest.NewDigest(d.Algorithm(), h) != d {
 		err = errcode.DigestInvalid.Errorf("content has digest %s, not %s", digest.NewDigest(d.Algorithm(), h), d)
 	}
+	replaced := false
+	if err == nil {
+		replaced, err = s.replaceQuarantined(ctx, d)
+	}
 	if err == nil {
 		err = s.blobs.CommitUpload(ctx, id, d, n)
 	}
@@ -366,5 +377,8 @@ func (s *Service) PutBlob(ctx context.Context, repo string, d digest.Digest, len
 		return blob.Info{}, storageErr(err)
 	}
 	err = s.meta.Update(ctx, func(tx meta.Tx) error { return tx.LinkBlob(repo, d, n) })
+	if err == nil && replaced {
+		err = s.liftQuarantine(ctx, d)
+	}
 	return blob.Info{Digest: d, Size: n}, err
 }

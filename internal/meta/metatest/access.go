@@ -549,6 +549,46 @@ var policyTests = []test{
 	}},
 }
 
+var quarantineTests = []test{
+	{"quarantine: put, replace, list, lift", func(t *testing.T, s meta.Store) {
+		t0 := time.Unix(1700000000, 0).UTC()
+		update(t, s, func(tx meta.Tx) error {
+			for _, q := range []meta.QuarantinedBlob{
+				{Digest: "sha256:bb", Reason: "first", At: t0},
+				{Digest: "sha256:aa", Reason: "hash mismatch", At: t0},
+				{Digest: "sha256:bb", Reason: "again", At: t0.Add(time.Hour)},
+			} {
+				if err := tx.PutQuarantine(q); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		view(t, s, func(r meta.Reader) error {
+			qs, err := r.ListQuarantine()
+			if err != nil {
+				return err
+			}
+			if len(qs) != 2 || qs[0].Digest != "sha256:aa" || qs[1].Reason != "again" || !qs[1].At.Equal(t0.Add(time.Hour)) {
+				t.Errorf("quarantine = %+v", qs)
+			}
+			return nil
+		})
+		update(t, s, func(tx meta.Tx) error {
+			if err := tx.DeleteQuarantine("sha256:aa"); err != nil {
+				return err
+			}
+			return tx.DeleteQuarantine("sha256:none")
+		})
+		view(t, s, func(r meta.Reader) error {
+			if qs, err := r.ListQuarantine(); err != nil || len(qs) != 1 || qs[0].Digest != "sha256:bb" {
+				t.Errorf("after lift: %+v, %v", qs, err)
+			}
+			return nil
+		})
+	}},
+}
+
 func userNames(us []meta.User) []string {
 	var out []string
 	for _, u := range us {

@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"Audit", auditTests},
 		{"RepositoryDelete", repoDeleteTests},
 		{"Policy", policyTests},
+		{"Quarantine", quarantineTests},
 		{"Close", closeTests},
 	}
 	for _, g := range groups {

@@ -211,6 +211,16 @@ func CoreMigrations() []Migration {
 			)`,
 			`CREATE INDEX immutable_rules_project ON immutable_rules (project, id)`,
 		},
+	}, {
+		Version: 7,
+		Name:    "quarantined blobs",
+		Statements: []string{
+			`CREATE TABLE quarantined_blobs (
+				digest ` + TypeKeyText + ` PRIMARY KEY,
+				reason TEXT NOT NULL,
+				at BIGINT NOT NULL
+			)`,
+		},
 	}}
 }
 
