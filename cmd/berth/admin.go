@@ -685,3 +685,39 @@ func (c *cli) verifyCmd() *cobra.Command {
 	cmd.Flags().Int64Var(&rate, "rate", 0, "bytes a second to read at most (0 = no limit)")
 	return serverFlag(cmd, &server)
 }
+
+func (c *cli) gcCmd() *cobra.Command {
+	var server string
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "gc",
+		Short: "Collect garbage now, while berth serves: unreferenced manifests, blob links and blobs",
+		Long: "Remove untagged manifests that no kept index lists and no kept subject owns, blob links no\n" +
+			"manifest references, and stored blobs linked nowhere, all older than gc.grace. One run at a\n" +
+			"time across a cluster (409 while another runs). --dry-run counts the first round only.",
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			api, err := c.adminClient(cmd, server)
+			if err != nil {
+				return err
+			}
+			var rep struct {
+				Manifests, Links, Blobs int
+				Bytes                   int64
+				Seconds                 float64
+			}
+			if err := api.call(cmd.Context(), "POST", "/system/gc", map[string]any{"dry_run": dryRun}, &rep); err != nil {
+				return fmt.Errorf("gc: %w", err)
+			}
+			verb := "Removed"
+			if dryRun {
+				verb = "Would remove"
+			}
+			fmt.Fprintf(c.stdout, "%s %d manifests, %d blob links and %d blobs (%d bytes) in %.1fs\n",
+				verb, rep.Manifests, rep.Links, rep.Blobs, rep.Bytes, rep.Seconds)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "count without removing")
+	return serverFlag(cmd, &server)
+}

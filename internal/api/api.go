@@ -15,6 +15,7 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/errcode"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/registry"
 )
 
 // Prefix is where the API is served.
@@ -30,6 +31,8 @@ type API struct {
 	log        *slog.Logger
 	mux        *http.ServeMux
 	clientAddr func(*http.Request) string
+	gc         func(context.Context, registry.GCOptions) (registry.GCReport, error)
+	gcGrace    time.Duration
 }
 
 // New returns the management API over the access-control service.
@@ -122,6 +125,8 @@ func (x *API) writeError(w http.ResponseWriter, r *http.Request, actor auth.Iden
 		status, code, msg = http.StatusNotFound, "NOT_FOUND", notFoundMessage(err)
 	case errors.Is(err, meta.ErrExists):
 		status, code, msg = http.StatusConflict, "CONFLICT", "already exists"
+	case errors.Is(err, errBusy):
+		status, code, msg = http.StatusConflict, "BUSY", err.Error()
 	case errors.Is(err, auth.ErrNotEmpty):
 		status, code, msg = http.StatusConflict, "NOT_EMPTY", err.Error()+"; delete them first"
 	case errors.Is(err, auth.ErrInvalid):
@@ -144,6 +149,9 @@ func notFoundMessage(err error) string {
 }
 
 var errBadJSON = errors.New("unexpected content")
+
+// errBusy: a cluster-wide job already runs.
+var errBusy = errors.New("a garbage collection is already running (on this or another node)")
 
 // decode reads a JSON body into v, refusing unknown fields.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {

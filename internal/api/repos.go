@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sort"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
 )
@@ -187,4 +189,49 @@ func (x *API) deleteRepository(ctx context.Context, actor auth.Identity, r *http
 		return 0, nil, err
 	}
 	return http.StatusNoContent, nil, x.reg.DeleteRepository(ctx, repo)
+}
+
+// WithGC lets system admins run garbage collection (run takes the
+// cluster-wide lease; jobs.ErrBusy when another run holds it).
+func (x *API) WithGC(run func(context.Context, registry.GCOptions) (registry.GCReport, error), grace time.Duration) *API {
+	x.gc, x.gcGrace = run, grace
+	return x
+}
+
+type gcRequest struct {
+	DryRun bool `json:"dry_run"`
+}
+
+type gcJSON struct {
+	Manifests int     `json:"manifests"`
+	Links     int     `json:"links"`
+	Blobs     int     `json:"blobs"`
+	Bytes     int64   `json:"bytes"`
+	Seconds   float64 `json:"seconds"`
+	DryRun    bool    `json:"dry_run"`
+}
+
+// runGC collects garbage now (system admins).
+func (x *API) runGC(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
+	if err := x.auth.RequireAdmin(actor); err != nil {
+		return 0, nil, err
+	}
+	if x.gc == nil {
+		return 0, nil, invalidf("garbage collection is not available here")
+	}
+	var in gcRequest
+	if r.ContentLength != 0 {
+		if err := decode(nil, r, &in); err != nil {
+			return 0, nil, err
+		}
+	}
+	rep, err := x.gc(ctx, registry.GCOptions{Grace: x.gcGrace, DryRun: in.DryRun})
+	if errors.Is(err, jobs.ErrBusy) {
+		return 0, nil, errBusy
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, gcJSON{Manifests: rep.Manifests, Links: rep.Links, Blobs: rep.Blobs, Bytes: rep.Bytes,
+		Seconds: rep.Duration.Seconds(), DryRun: in.DryRun}, nil
 }

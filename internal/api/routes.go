@@ -56,6 +56,7 @@ var operations = []operation{
 	{"DELETE", "/repositories/{name...}", (*API).deleteRepository, "Delete a repository", "who may delete in it", nil, nil, 204},
 	{"GET", "/artifacts", (*API).listArtifacts, "List a repository's manifests (?repository=)", "who may pull from it", nil, []artifactJSON{}, 200},
 	{"POST", "/system/signing-keys/rotate", (*API).rotateKey, "Make a new token signing key; tokens signed by the old ones stay valid until they expire", "system admins", nil, nil, 204},
+	{"POST", "/system/gc", (*API).runGC, "Collect garbage now (gc.grace applies); 409 while another run holds the cluster-wide lease", "system admins", gcRequest{}, gcJSON{}, 200},
 	{"POST", "/system/verify", (*API).verify, "Re-hash every stored blob now, quarantine the corrupt ones, list missing and orphaned blobs", "system admins", verifyRequest{}, verifyJSON{}, 200},
 	{"GET", "/system/quarantine", (*API).listQuarantine, "List the quarantined blobs", "system admins", nil, []quarantinedJSON{}, 200},
 	{"GET", "/audit", (*API).listAudit, "Page through the audit log (?actor= ?action= ?repository= ?since= ?until= ?limit= ?before=)", "system admins", nil, auditPage{}, 200},

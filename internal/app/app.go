@@ -69,7 +69,10 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	mux := http.NewServeMux()
 	rec := audit.New(md, log, 10000)
 	v2 := httpapi.New(svc, log).WithAudit(rec).WithVerifyOnRead(cfg.Storage.VerifyOnRead)
-	var access *auth.Service
+	var (
+		access *auth.Service
+		mgmt   *api.API
+	)
 	switch cfg.Auth.Mode {
 	case "none":
 		log.Warn("auth.mode is none: anyone who can reach berth may push, pull and delete; use it for local experiments only")
@@ -82,7 +85,8 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		}
 		v2.WithAccess(access, cfg.HTTP.ExternalURL, cfg.Auth.Token.Realm)
 		mux.HandleFunc("/token", v2.ServeToken)
-		mux.Handle(api.Prefix+"/", api.New(access, svc, log, func(r *http.Request) string { return httpapi.ClientAddr(r).String() }))
+		mgmt = api.New(access, svc, log, func(r *http.Request) string { return httpapi.ClientAddr(r).String() })
+		mux.Handle(api.Prefix+"/", mgmt)
 	}
 	mux.Handle("/v2/", v2)
 	mux.Handle("/v2", v2)
@@ -93,6 +97,9 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, blobs: blobs, meta: md, svc: svc, handler: httpapi.Edge(mux, edge, log), access: access, audit: rec}
+	if mgmt != nil {
+		mgmt.WithGC(a.RunGC, cfg.GC.Grace)
+	}
 	if cfg.HTTP.TLS.Certificate != "" {
 		if a.tls, err = tlscert.New(cfg.HTTP.TLS.Certificate, cfg.HTTP.TLS.Key, log); err != nil {
 			rec.Close()
@@ -148,6 +155,7 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	go a.auditPurgeLoop(bg)
 	go a.keyPruneLoop(bg)
 	go a.verifyLoop(bg)
+	go a.gcLoop(bg)
 	go a.serveDebug(bg)
 
 	errc := make(chan error, 1)
@@ -208,6 +216,36 @@ func (a *App) keyPruneLoop(ctx context.Context) {
 		n, err := a.access.PruneSigningKeys(ctx, time.Now())
 		if n > 0 {
 			a.log.Info("deleted retired token signing keys", "count", n)
+		}
+		return err
+	})
+}
+
+// gcRunLease is held while a garbage collection runs, scheduled or asked
+// for, so that one runs at a time across the cluster.
+const gcRunLease = "gc-run"
+
+// RunGC collects garbage now unless another run holds the lease
+// (jobs.ErrBusy), and records the run in the audit log.
+func (a *App) RunGC(ctx context.Context, o registry.GCOptions) (registry.GCReport, error) {
+	var rep registry.GCReport
+	err := jobs.New(a.meta, a.log).Once(ctx, gcRunLease, time.Minute, func(ctx context.Context) error {
+		var err error
+		rep, err = a.svc.GC(ctx, o)
+		return err
+	})
+	return rep, err
+}
+
+// gcLoop collects garbage every gc.interval.
+func (a *App) gcLoop(ctx context.Context) {
+	if !a.cfg.GC.Scheduled {
+		return
+	}
+	jobs.New(a.meta, a.log).EveryAfter(ctx, "gc", a.cfg.GC.Interval, func(ctx context.Context) error {
+		_, err := a.RunGC(ctx, registry.GCOptions{Grace: a.cfg.GC.Grace})
+		if errors.Is(err, jobs.ErrBusy) {
+			return nil
 		}
 		return err
 	})

@@ -6,7 +6,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"github.com/berth-registry/berth/internal/blob"
+	"github.com/berth-registry/berth/internal/jobs"
+	"github.com/berth-registry/berth/internal/registry"
 	"io"
 	"log/slog"
 	"net/http"
@@ -342,5 +346,72 @@ func TestBlobRedirectToPresignedURL(t *testing.T) {
 	}
 	if err := validate.Image(got); err != nil {
 		t.Fatalf("pull through redirects: %v", err)
+	}
+}
+
+// TestGCAcrossNodes: garbage collection started on both nodes while one
+// runs is refused on both (the lease is in PostgreSQL); then one run
+// removes an untagged image's manifest and its blobs from S3.
+func TestGCAcrossNodes(t *testing.T) {
+	cfg := scaleOutConfig(t)
+	var apps []*App
+	var hosts []string
+	for range 2 {
+		a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(a.Handler())
+		t.Cleanup(func() { srv.Close(); a.Close() })
+		apps, hosts = append(apps, a), append(hosts, strings.TrimPrefix(srv.URL, "http://"))
+	}
+	img, err := random.Image(6<<20, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.ParseReference(hosts[0] + "/scale/gc:v1")
+	if err := remote.Write(ref, img, asAdmin); err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	ld, _ := layers[0].Digest()
+
+	holding, release := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = jobs.New(apps[0].meta, nil).Once(context.Background(), gcRunLease, time.Minute, func(context.Context) error {
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+	for i, a := range apps {
+		if _, err := a.RunGC(context.Background(), registry.GCOptions{}); !errors.Is(err, jobs.ErrBusy) {
+			t.Fatalf("node %d ran GC while a run held the lease: %v", i, err)
+		}
+	}
+	close(release)
+
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+hosts[1]+"/v2/scale/gc/manifests/v1", nil)
+	req.SetBasicAuth("admin", testAdminPassword)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("untag: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	var rep registry.GCReport
+	for {
+		rep, err = apps[1].RunGC(context.Background(), registry.GCOptions{})
+		if !errors.Is(err, jobs.ErrBusy) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil || rep.Manifests != 1 || rep.Blobs < 2 {
+		t.Fatalf("GC on node B = %+v, %v", rep, err)
+	}
+	if _, err := apps[0].blobs.Stat(context.Background(), digest.Digest(ld.String())); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("the layer is still in S3: %v", err)
 	}
 }

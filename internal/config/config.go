@@ -18,9 +18,17 @@ type Config struct {
 	Auth     Auth     `yaml:"auth"`
 	Projects Projects `yaml:"projects"`
 	Audit    Audit    `yaml:"audit"`
+	GC       GC       `yaml:"gc"`
 	Verify   Verify   `yaml:"verify"`
 	Secrets  Secrets  `yaml:"secrets"`
 	Log      Log      `yaml:"log"`
+}
+
+// GC is online garbage collection.
+type GC struct {
+	Scheduled bool          `yaml:"scheduled" key:"gc.scheduled" desc:"Collect garbage every gc.interval (on one node of a cluster at a time)."`
+	Interval  time.Duration `yaml:"interval" key:"gc.interval" desc:"How often the scheduled garbage collection runs."`
+	Grace     time.Duration `yaml:"grace" key:"gc.grace" desc:"Age below which nothing is collected: what a push in progress is about to reference stays."`
 }
 
 // Verify is the integrity check of stored blobs (berth verify).
@@ -220,6 +228,7 @@ func Default() Config {
 			},
 		},
 		Audit:  Audit{Retention: 90 * 24 * time.Hour},
+		GC:     GC{Scheduled: true, Interval: 24 * time.Hour, Grace: time.Hour},
 		Verify: Verify{Scheduled: true, Interval: 7 * 24 * time.Hour, Rate: 50 << 20},
 		Log:    Log{Level: "info", Format: "text"},
 	}

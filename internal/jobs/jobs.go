@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -23,6 +24,9 @@ type Scheduler struct {
 // New returns a scheduler whose leases name this process (host, pid and a
 // random part, so two processes never share a name).
 func New(md meta.Store, log *slog.Logger) *Scheduler {
+	if log == nil {
+		log = slog.Default()
+	}
 	host, _ := os.Hostname()
 	var b [4]byte
 	_, _ = rand.Read(b[:])
@@ -113,4 +117,27 @@ func (s *Scheduler) run(ctx context.Context, name string, ttl time.Duration, fn 
 	if err != nil && ctx.Err() == nil {
 		s.log.Warn("job failed", "job", name, "err", err, "took", time.Since(start))
 	}
+}
+
+// ErrBusy: the job's lease is held by another node (or run).
+var ErrBusy = errors.New("the job is running elsewhere")
+
+// Once runs fn now under the lease name, as the scheduled runs take it, so
+// that it never runs twice at once across the cluster; ErrBusy when the
+// lease is held. The lease is released when fn returns.
+func (s *Scheduler) Once(ctx context.Context, name string, ttl time.Duration, fn func(context.Context) error) error {
+	ok, err := s.acquire(ctx, name, ttl)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrBusy
+	}
+	var fnErr error
+	s.run(ctx, name, ttl, func(ctx context.Context) error {
+		fnErr = fn(ctx)
+		return fnErr
+	})
+	_ = s.meta.Update(context.WithoutCancel(ctx), func(tx meta.Tx) error { return tx.ReleaseLease(name, s.holder) })
+	return fnErr
 }

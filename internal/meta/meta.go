@@ -47,6 +47,7 @@ type Reader interface {
 	AuditReader
 	PolicyReader
 	QuarantineReader
+	GCReader
 }
 
 // Tx is a read-write transaction.
@@ -66,6 +67,7 @@ type Tx interface {
 	AuditWriter
 	PolicyWriter
 	QuarantineWriter
+	Locker
 }
 
 // Repository is one repository (an image name such as "library/alpine").
@@ -228,6 +230,35 @@ type EventReader interface {
 
 type EventWriter interface {
 	AppendEvent(e Event) error
+}
+
+// GCReader finds what garbage collection may remove.
+type GCReader interface {
+	// UntaggedManifests returns up to n manifests (repository, digest)
+	// without a tag, created before t, after the cursor (repo, digest)
+	// ("" = from the start), sorted by repository then digest.
+	UntaggedManifests(before time.Time, afterRepo string, afterDigest digest.Digest, n int) ([]ManifestRef, error)
+	// ManifestParents counts the manifests of repo that list d as a child.
+	ManifestParents(repo string, d digest.Digest) (int, error)
+	// UnreferencedLinks returns up to n blob links created before t that no
+	// manifest of their repository references, after the cursor.
+	UnreferencedLinks(before time.Time, afterRepo string, afterDigest digest.Digest, n int) ([]ManifestRef, error)
+	// LinkReferenced reports whether a manifest of repo references blob d.
+	LinkReferenced(repo string, d digest.Digest) (bool, error)
+}
+
+// ManifestRef names a manifest or a blob link.
+type ManifestRef struct {
+	Repo      string
+	Digest    digest.Digest
+	CreatedAt time.Time
+}
+
+// Locker serialises the changes that concern the same digests across
+// transactions (PostgreSQL); a no-op where writers run one at a time.
+type Locker interface {
+	// LockDigests takes locks on ds, held until the transaction ends.
+	LockDigests(ds ...digest.Digest) error
 }
 
 // LeaseWriter hands out named, expiring leases: the way a cluster of berth

@@ -30,3 +30,8 @@ func (s *Service) record(ctx context.Context, tx meta.Tx, ev meta.Event) error {
 		Repo: ev.Repo, Digest: ev.Digest.String(), Tag: ev.Tag,
 	})
 }
+
+// gcActor is who garbage collection's removals are recorded under.
+var gcActor = actor.Actor{Name: "gc", Kind: "system"}
+
+func gcContext(ctx context.Context) context.Context { return actor.With(ctx, gcActor) }

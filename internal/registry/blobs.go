@@ -85,6 +85,9 @@ func (s *Service) MountBlob(ctx context.Context, repo string, d digest.Digest, f
 	}
 	mounted := false
 	err := s.meta.Update(ctx, func(tx meta.Tx) error {
+		if err := tx.LockDigests(d); err != nil {
+			return err
+		}
 		if _, err := tx.BlobLink(repo, d); err == nil {
 			mounted = true // already here
 			return nil

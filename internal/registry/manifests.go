@@ -111,6 +111,12 @@ func (s *Service) PutManifest(ctx context.Context, repo string, ref Reference, c
 	}
 	refs := meta.Refs{Blobs: oci.Digests(p.Blobs), Manifests: oci.Digests(p.Manifests)}
 	err = s.meta.Update(ctx, func(tx meta.Tx) error {
+		// Under the locks of everything it references, so that garbage
+		// collection cannot sweep a blob or child between the check and
+		// the insert.
+		if err := tx.LockDigests(append(append([]digest.Digest{d}, refs.Blobs...), refs.Manifests...)...); err != nil {
+			return err
+		}
 		if err := checkBlobs(tx, repo, p.Blobs); err != nil {
 			return err
 		}

@@ -286,7 +286,7 @@ func (s *Service) FinishUpload(ctx context.Context, repo, id string, d digest.Di
 	}
 	info := blob.Info{Digest: d, Size: u.Offset}
 	err = s.meta.Update(ctx, func(tx meta.Tx) error {
-		if err := tx.LinkBlob(repo, d, u.Offset); err != nil {
+		if err := s.linkBlob(ctx, tx, repo, d, u.Offset); err != nil {
 			return err
 		}
 		if err := tx.DeleteUpload(id); err != nil && !errors.Is(err, meta.ErrNotFound) {
@@ -376,9 +376,26 @@ func (s *Service) PutBlob(ctx context.Context, repo string, d digest.Digest, len
 		}
 		return blob.Info{}, storageErr(err)
 	}
-	err = s.meta.Update(ctx, func(tx meta.Tx) error { return tx.LinkBlob(repo, d, n) })
+	err = s.meta.Update(ctx, func(tx meta.Tx) error { return s.linkBlob(ctx, tx, repo, d, n) })
 	if err == nil && replaced {
 		err = s.liftQuarantine(ctx, d)
 	}
 	return blob.Info{Digest: d, Size: n}, err
+}
+
+// linkBlob links committed blob d to repo under the digest's lock, after
+// making sure its bytes are still there: garbage collection may have swept
+// them between the commit (which found them present) and this link. Then
+// the upload fails and the client sends the blob again; a link never
+// points at swept bytes.
+func (s *Service) linkBlob(ctx context.Context, tx meta.Tx, repo string, d digest.Digest, size int64) error {
+	if err := tx.LockDigests(d); err != nil {
+		return err
+	}
+	if _, err := s.blobs.Stat(ctx, d); errors.Is(err, blob.ErrNotFound) {
+		return errcode.BlobUploadInvalid.Errorf("blob %s was removed by garbage collection while it was uploaded: upload it again", d)
+	} else if err != nil {
+		return err
+	}
+	return tx.LinkBlob(repo, d, size)
 }

@@ -589,6 +589,90 @@ var quarantineTests = []test{
 	}},
 }
 
+var gcTests = []test{
+	{"gc readers: untagged manifests, parents, unreferenced links; digest locks", func(t *testing.T, s meta.Store) {
+		t0 := time.Unix(1700000000, 0).UTC()
+		layer, shared := digest.FromString("layer"), digest.FromString("shared")
+		mk := func(name string, at time.Time) meta.Manifest {
+			return meta.Manifest{Digest: digest.FromString(name), MediaType: "application/vnd.oci.image.manifest.v1+json", Size: 2, Content: []byte("{}"), CreatedAt: at}
+		}
+		tagged, untagged, child, index := mk("tagged", t0), mk("untagged", t0), mk("child", t0), mk("index", t0)
+		young := mk("young", t0.Add(2*time.Hour))
+		update(t, s, func(tx meta.Tx) error {
+			if err := tx.LockDigests(layer, shared, layer); err != nil {
+				return err
+			}
+			for _, l := range []struct {
+				repo string
+				d    digest.Digest
+			}{{"a/app", layer}, {"a/app", shared}, {"b/app", shared}} {
+				if err := tx.LinkBlob(l.repo, l.d, 5); err != nil {
+					return err
+				}
+			}
+			for _, m := range []struct {
+				m    meta.Manifest
+				refs meta.Refs
+			}{
+				{tagged, meta.Refs{Blobs: []digest.Digest{shared}}},
+				{untagged, meta.Refs{Blobs: []digest.Digest{layer}}},
+				{child, meta.Refs{}},
+				{index, meta.Refs{Manifests: []digest.Digest{child.Digest}}},
+				{young, meta.Refs{}},
+			} {
+				if err := tx.PutManifest("a/app", m.m, m.refs); err != nil {
+					return err
+				}
+			}
+			_, err := tx.PutTag("a/app", "v1", tagged.Digest)
+			return err
+		})
+		view(t, s, func(r meta.Reader) error {
+			cutoff := t0.Add(time.Hour)
+			got, err := r.UntaggedManifests(cutoff, "", "", 0)
+			if err != nil {
+				return err
+			}
+			want := []digest.Digest{child.Digest, index.Digest, untagged.Digest}
+			slices.Sort(want)
+			var ds []digest.Digest
+			for _, m := range got {
+				ds = append(ds, m.Digest)
+				if m.Repo != "a/app" || !m.CreatedAt.Equal(t0) {
+					t.Errorf("ref = %+v", m)
+				}
+			}
+			if !slices.Equal(ds, want) {
+				t.Errorf("untagged = %v, want %v (not the tagged one, not the young one)", ds, want)
+			}
+			page, err := r.UntaggedManifests(cutoff, "a/app", want[0], 1)
+			if err != nil || len(page) != 1 || page[0].Digest != want[1] {
+				t.Errorf("next page = %+v, %v", page, err)
+			}
+			if n, err := r.ManifestParents("a/app", child.Digest); err != nil || n != 1 {
+				t.Errorf("parents of the child = %d, %v", n, err)
+			}
+			if n, err := r.ManifestParents("b/app", child.Digest); err != nil || n != 0 {
+				t.Errorf("parents in another repository = %d, %v", n, err)
+			}
+			links, err := r.UnreferencedLinks(t0.Add(24*time.Hour*365*100), "", "", 0)
+			if err != nil {
+				return err
+			}
+			if len(links) != 1 || links[0].Repo != "b/app" || links[0].Digest != shared {
+				t.Errorf("unreferenced links = %+v, want only b/app's link to the shared blob", links)
+			}
+			if ok, err := r.LinkReferenced("a/app", layer); err != nil || !ok {
+				t.Errorf("a/app layer referenced = %v, %v", ok, err)
+			}
+			if ok, err := r.LinkReferenced("b/app", shared); err != nil || ok {
+				t.Errorf("b/app shared referenced = %v, %v", ok, err)
+			}
+			return nil
+		})
+	}},
+}
+
 func userNames(us []meta.User) []string {
 	var out []string
 	for _, u := range us {

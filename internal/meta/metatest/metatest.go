@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"RepositoryDelete", repoDeleteTests},
 		{"Policy", policyTests},
 		{"Quarantine", quarantineTests},
+		{"GC", gcTests},
 		{"Close", closeTests},
 	}
 	for _, g := range groups {

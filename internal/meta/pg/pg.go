@@ -96,6 +96,7 @@ func Dialect() sqlstore.Dialect {
 		MigrateLock:    "SELECT pg_advisory_lock(" + strconv.FormatInt(MigrateLockKey, 10) + ")",
 		MigrateUnlock:  "SELECT pg_advisory_unlock(" + strconv.FormatInt(MigrateLockKey, 10) + ")",
 		EventLock:      "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(EventLockKey, 10) + ")",
+		DigestLocks:    "SELECT pg_advisory_xact_lock(hashtextextended(d, 0)) FROM (SELECT DISTINCT unnest($1::text[]) AS d ORDER BY d) AS ds",
 	}
 }
 

@@ -66,6 +66,13 @@ type Dialect struct {
 	// commit before id 5, and a reader that saw 6 would skip 5 for good.
 	// SQLite runs one writer at a time and needs none.
 	EventLock string
+	// DigestLocks, when set, takes transaction locks on a set of digests
+	// (one text[] parameter), held until the transaction ends, in a fixed
+	// order: what garbage collection and the writes that reference blobs
+	// and manifests take so that a sweep and a push never interleave
+	// (PostgreSQL: transaction advisory locks). SQLite runs one writer at a
+	// time and needs none.
+	DigestLocks string
 }
 
 // Type placeholders used by CoreMigrations; a Dialect maps each to a column

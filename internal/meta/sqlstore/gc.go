@@ -1,0 +1,82 @@
+package sqlstore
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/meta"
+)
+
+const (
+	qUntaggedManifests = `SELECT r.name, m.digest, m.created_at FROM manifests m JOIN repositories r ON r.id = m.repo_id
+		WHERE m.created_at < ? AND (r.name > ? OR (r.name = ? AND m.digest > ?))
+		AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)
+		ORDER BY r.name, m.digest LIMIT ?`
+	qManifestParents = `SELECT COUNT(*) FROM manifest_children c JOIN manifests m ON m.id = c.manifest_id
+		JOIN repositories r ON r.id = m.repo_id WHERE r.name = ? AND c.digest = ?`
+	qUnreferencedLinks = `SELECT r.name, b.digest, b.created_at FROM blob_links b JOIN repositories r ON r.id = b.repo_id
+		WHERE b.created_at < ? AND (r.name > ? OR (r.name = ? AND b.digest > ?))
+		AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb JOIN manifests m ON m.id = mb.manifest_id
+			WHERE m.repo_id = b.repo_id AND mb.digest = b.digest)
+		ORDER BY r.name, b.digest LIMIT ?`
+	qLinkReferenced = `SELECT COUNT(*) FROM manifest_blobs mb JOIN manifests m ON m.id = mb.manifest_id
+		JOIN repositories r ON r.id = m.repo_id WHERE r.name = ? AND mb.digest = ?`
+)
+
+func (t *txn) refs(what, q string, before time.Time, repo string, d digest.Digest, n int) ([]meta.ManifestRef, error) {
+	var out []meta.ManifestRef
+	err := t.rows(what, q, []any{before.UnixNano(), repo, repo, string(d), limitOrAll(n)}, func(sc scanner) error {
+		var (
+			r       meta.ManifestRef
+			dg      string
+			created int64
+		)
+		if err := sc.Scan(&r.Repo, &dg, &created); err != nil {
+			return err
+		}
+		r.Digest, r.CreatedAt = digest.Digest(dg), fromNanos(created)
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+func (t *txn) UntaggedManifests(before time.Time, afterRepo string, afterDigest digest.Digest, n int) ([]meta.ManifestRef, error) {
+	return t.refs("untagged manifests", qUntaggedManifests, before, afterRepo, afterDigest, n)
+}
+
+func (t *txn) UnreferencedLinks(before time.Time, afterRepo string, afterDigest digest.Digest, n int) ([]meta.ManifestRef, error) {
+	return t.refs("unreferenced blob links", qUnreferencedLinks, before, afterRepo, afterDigest, n)
+}
+
+func (t *txn) ManifestParents(repo string, d digest.Digest) (int, error) {
+	var n int
+	if err := t.queryRow(qManifestParents, []any{repo, string(d)}, &n); err != nil {
+		return 0, fmt.Errorf("meta: parents of %s in %s: %w", d, repo, err)
+	}
+	return n, nil
+}
+
+func (t *txn) LinkReferenced(repo string, d digest.Digest) (bool, error) {
+	var n int
+	if err := t.queryRow(qLinkReferenced, []any{repo, string(d)}, &n); err != nil {
+		return false, fmt.Errorf("meta: references to %s in %s: %w", d, repo, err)
+	}
+	return n > 0, nil
+}
+
+func (t *txn) LockDigests(ds ...digest.Digest) error {
+	if t.s.d.DigestLocks == "" || len(ds) == 0 {
+		return nil
+	}
+	keys := make([]string, len(ds))
+	for i, d := range ds {
+		keys[i] = string(d)
+	}
+	if _, err := t.q.ExecContext(t.ctx, t.s.d.DigestLocks, keys); err != nil {
+		return fmt.Errorf("meta: lock digests: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,258 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/blob"
+	"github.com/berth-registry/berth/internal/meta"
+)
+
+// GCOptions tune a garbage collection run.
+type GCOptions struct {
+	// Grace protects what is younger: a manifest, blob link or stored
+	// blob created less than Grace ago is kept, so a push in progress
+	// never loses what it is about to reference.
+	Grace time.Duration
+	// DryRun reports what would go without removing anything.
+	DryRun bool
+}
+
+// GCReport is what a run removed (or, dry, would remove).
+type GCReport struct {
+	Manifests int
+	Links     int
+	Blobs     int
+	Bytes     int64
+	Duration  time.Duration
+}
+
+// gcPage is how many candidates one query returns.
+const gcPage = 500
+
+// GC removes, while the registry serves, what nothing refers to any more:
+// untagged manifests that are no child of a manifest kept in their
+// repository and no referrer of a subject that is kept there (in rounds,
+// so an untagged index goes first and its children in the next round);
+// then blob links no manifest of their repository references; then stored
+// blobs linked nowhere. Every removal re-checks its candidate in its own
+// transaction under the digest's lock, which the pushes that reference it
+// take too, so a concurrent push either keeps it or fails cleanly, never
+// ends up pointing at what was swept.
+func (s *Service) GC(ctx context.Context, o GCOptions) (GCReport, error) {
+	start := time.Now()
+	cutoff := s.opts.Now().Add(-o.Grace)
+	var rep GCReport
+	ctx = gcContext(ctx)
+	for {
+		n, err := s.gcManifests(ctx, cutoff, o.DryRun)
+		rep.Manifests += n
+		if err != nil {
+			return rep, err
+		}
+		if n == 0 || o.DryRun {
+			break // a dry run cannot see the next rounds' candidates
+		}
+	}
+	n, err := s.gcLinks(ctx, cutoff, o.DryRun)
+	rep.Links = n
+	if err != nil {
+		return rep, err
+	}
+	rep.Blobs, rep.Bytes, err = s.gcBlobs(ctx, cutoff, o.DryRun)
+	rep.Duration = time.Since(start)
+	if err == nil && !o.DryRun {
+		err = s.meta.Update(ctx, func(tx meta.Tx) error {
+			return tx.AppendAudit(meta.AuditEvent{At: s.opts.Now(), Actor: gcActor.Name, ActorKind: gcActor.Kind, Action: "gc.run",
+				Detail: fmt.Sprintf("removed %d manifests, %d blob links, %d blobs (%d bytes) in %s", rep.Manifests, rep.Links, rep.Blobs, rep.Bytes, rep.Duration.Round(time.Millisecond))})
+		})
+	}
+	if err == nil && (rep.Manifests > 0 || rep.Links > 0 || rep.Blobs > 0) {
+		s.log.Info("garbage collection", "manifests", rep.Manifests, "links", rep.Links, "blobs", rep.Blobs,
+			"bytes", rep.Bytes, "dry_run", o.DryRun, "took", rep.Duration)
+	}
+	return rep, err
+}
+
+// gcManifests removes one round of unreferenced manifests.
+func (s *Service) gcManifests(ctx context.Context, cutoff time.Time, dry bool) (int, error) {
+	removed := 0
+	afterRepo, afterDigest := "", digest.Digest("")
+	for {
+		var page []meta.ManifestRef
+		if err := s.meta.View(ctx, func(r meta.Reader) error {
+			var err error
+			page, err = r.UntaggedManifests(cutoff, afterRepo, afterDigest, gcPage)
+			return err
+		}); err != nil {
+			return removed, err
+		}
+		for _, m := range page {
+			gone := false
+			err := s.meta.Update(ctx, func(tx meta.Tx) error {
+				gone = false
+				if err := tx.LockDigests(m.Digest); err != nil {
+					return err
+				}
+				keep, mf, err := s.manifestKept(tx, m.Repo, m.Digest, cutoff)
+				if err != nil || keep {
+					return err
+				}
+				gone = true
+				if dry {
+					return nil
+				}
+				if err := tx.DeleteManifest(m.Repo, m.Digest); err != nil {
+					return err
+				}
+				return s.record(ctx, tx, meta.Event{Kind: "manifest.delete", Repo: m.Repo, Digest: m.Digest,
+					MediaType: mf.MediaType, Size: mf.Size, CreatedAt: s.opts.Now()})
+			})
+			if err != nil && !errors.Is(err, meta.ErrNotFound) {
+				return removed, err
+			}
+			if gone {
+				removed++
+				if !dry {
+					s.cache.forgetManifest(m.Repo, m.Digest)
+				}
+			}
+		}
+		if len(page) < gcPage {
+			return removed, nil
+		}
+		afterRepo, afterDigest = page[len(page)-1].Repo, page[len(page)-1].Digest
+	}
+}
+
+// manifestKept re-checks a candidate under its lock: tagged, young, a child
+// of a manifest of its repository, or a referrer whose subject is there.
+func (s *Service) manifestKept(tx meta.Tx, repo string, d digest.Digest, cutoff time.Time) (bool, meta.Manifest, error) {
+	m, err := tx.Manifest(repo, d)
+	if err != nil {
+		return true, m, err // gone already
+	}
+	if !m.CreatedAt.Before(cutoff) {
+		return true, m, nil
+	}
+	if tags, err := tx.TagsOf(repo, d); err != nil || len(tags) > 0 {
+		return true, m, err
+	}
+	if n, err := tx.ManifestParents(repo, d); err != nil || n > 0 {
+		return true, m, err
+	}
+	if m.Subject != "" {
+		if _, err := tx.Manifest(repo, m.Subject); err == nil {
+			return true, m, nil
+		} else if !errors.Is(err, meta.ErrNotFound) {
+			return true, m, err
+		}
+	}
+	return false, m, nil
+}
+
+// gcLinks removes blob links no manifest of their repository references.
+func (s *Service) gcLinks(ctx context.Context, cutoff time.Time, dry bool) (int, error) {
+	removed := 0
+	afterRepo, afterDigest := "", digest.Digest("")
+	for {
+		var page []meta.ManifestRef
+		if err := s.meta.View(ctx, func(r meta.Reader) error {
+			var err error
+			page, err = r.UnreferencedLinks(cutoff, afterRepo, afterDigest, gcPage)
+			return err
+		}); err != nil {
+			return removed, err
+		}
+		for _, l := range page {
+			gone := false
+			err := s.meta.Update(ctx, func(tx meta.Tx) error {
+				gone = false
+				if err := tx.LockDigests(l.Digest); err != nil {
+					return err
+				}
+				if used, err := tx.LinkReferenced(l.Repo, l.Digest); err != nil || used {
+					return err
+				}
+				gone = true
+				if dry {
+					return nil
+				}
+				return tx.UnlinkBlob(l.Repo, l.Digest)
+			})
+			if err != nil && !errors.Is(err, meta.ErrNotFound) {
+				return removed, err
+			}
+			if gone {
+				removed++
+			}
+		}
+		if len(page) < gcPage {
+			return removed, nil
+		}
+		afterRepo, afterDigest = page[len(page)-1].Repo, page[len(page)-1].Digest
+	}
+}
+
+// gcBlobs deletes stored blobs older than the cutoff that no repository
+// links, each under its digest's lock (a push linking it waits, then finds
+// the bytes gone and fails cleanly).
+func (s *Service) gcBlobs(ctx context.Context, cutoff time.Time, dry bool) (int, int64, error) {
+	var old []blob.Info
+	if err := s.blobs.Walk(ctx, func(info blob.Info) error {
+		if info.ModTime.Before(cutoff) {
+			old = append(old, info)
+		}
+		return nil
+	}); err != nil {
+		return 0, 0, err
+	}
+	n, bytes := 0, int64(0)
+	for _, info := range old {
+		// Most stored blobs are linked: find that out without a write
+		// transaction, then re-check the rest under the lock.
+		linked := false
+		if err := s.meta.View(ctx, func(r meta.Reader) error {
+			repos, err := r.ReposWithBlob(info.Digest, 1)
+			linked = len(repos) > 0
+			return err
+		}); err != nil {
+			return n, bytes, err
+		}
+		if linked {
+			continue
+		}
+		gone := false
+		err := s.meta.Update(ctx, func(tx meta.Tx) error {
+			gone = false
+			if err := tx.LockDigests(info.Digest); err != nil {
+				return err
+			}
+			if repos, err := tx.ReposWithBlob(info.Digest, 1); err != nil || len(repos) > 0 {
+				return err
+			}
+			gone = true
+			if dry {
+				return nil
+			}
+			err := s.blobs.Delete(ctx, info.Digest)
+			if errors.Is(err, blob.ErrNotFound) {
+				gone = false
+				return nil
+			}
+			return err
+		})
+		if err != nil {
+			return n, bytes, err
+		}
+		if gone {
+			n++
+			bytes += info.Size
+		}
+	}
+	return n, bytes, nil
+}
