@@ -88,6 +88,16 @@ func (c *cli) loginCmd() *cobra.Command {
 	return cmd
 }
 
+// apiCall makes one management API call for an administrative command
+// (offline or through the server, see adminClient).
+func (c *cli) apiCall(cmd *cobra.Command, server, method, path string, in, out any) error {
+	api, err := c.adminClient(cmd, server)
+	if err != nil {
+		return err
+	}
+	return api.call(cmd.Context(), method, path, in, out)
+}
+
 // serverFlag adds --server, and --data and --config for working offline,
 // to an administrative command.
 func serverFlag(cmd *cobra.Command, server *string) *cobra.Command {
@@ -130,11 +140,7 @@ func (c *cli) userCmd() *cobra.Command {
 			} else {
 				password, generated = newPassword(), true
 			}
-			api, err := c.adminClient(cmd, server)
-			if err != nil {
-				return err
-			}
-			if err := api.call(cmd.Context(), "POST", "/users", map[string]any{"name": args[0], "password": password, "admin": admin}, nil); err != nil {
+			if err := c.apiCall(cmd, server, "POST", "/users", map[string]any{"name": args[0], "password": password, "admin": admin}, nil); err != nil {
 				return fmt.Errorf("user add %s: %w", args[0], err)
 			}
 			fmt.Fprintf(c.stdout, "Created user %s\n", args[0])
@@ -151,16 +157,12 @@ func (c *cli) userCmd() *cobra.Command {
 		Short: "List users",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			api, err := c.adminClient(cmd, server)
-			if err != nil {
-				return err
-			}
 			var us []struct {
 				Name            string
 				Admin, Disabled bool
 				CreatedAt       time.Time `json:"created_at"`
 			}
-			if err := api.call(cmd.Context(), "GET", "/users", nil, &us); err != nil {
+			if err := c.apiCall(cmd, server, "GET", "/users", nil, &us); err != nil {
 				return fmt.Errorf("user list: %w", err)
 			}
 			var rows [][]string
@@ -180,11 +182,7 @@ func (c *cli) userCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			api, err := c.adminClient(cmd, server)
-			if err != nil {
-				return err
-			}
-			if err := api.call(cmd.Context(), "PATCH", "/users/"+url.PathEscape(args[0]), map[string]any{"password": password}, nil); err != nil {
+			if err := c.apiCall(cmd, server, "PATCH", "/users/"+url.PathEscape(args[0]), map[string]any{"password": password}, nil); err != nil {
 				return fmt.Errorf("user passwd %s: %w", args[0], err)
 			}
 			fmt.Fprintf(c.stdout, "Changed the password of %s\n", args[0])
@@ -196,11 +194,7 @@ func (c *cli) userCmd() *cobra.Command {
 		Short: "Delete a user",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := c.adminClient(cmd, server)
-			if err != nil {
-				return err
-			}
-			if err := api.call(cmd.Context(), "DELETE", "/users/"+url.PathEscape(args[0]), nil, nil); err != nil {
+			if err := c.apiCall(cmd, server, "DELETE", "/users/"+url.PathEscape(args[0]), nil, nil); err != nil {
 				return fmt.Errorf("user rm %s: %w", args[0], err)
 			}
 			fmt.Fprintf(c.stdout, "Deleted user %s\n", args[0])
@@ -221,11 +215,7 @@ func (c *cli) projectCmd() *cobra.Command {
 		Short: "Create a project (private unless --public)",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := c.adminClient(cmd, server)
-			if err != nil {
-				return err
-			}
-			if err := api.call(cmd.Context(), "POST", "/projects", map[string]any{"name": args[0], "public": public}, nil); err != nil {
+			if err := c.apiCall(cmd, server, "POST", "/projects", map[string]any{"name": args[0], "public": public}, nil); err != nil {
 				return fmt.Errorf("project create %s: %w", args[0], err)
 			}
 			fmt.Fprintf(c.stdout, "Created project %s (%s)\n", args[0], map[bool]string{true: "public", false: "private"}[public])
@@ -238,15 +228,11 @@ func (c *cli) projectCmd() *cobra.Command {
 		Short: "List the projects you may see",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			api, err := c.adminClient(cmd, server)
-			if err != nil {
-				return err
-			}
 			var ps []struct {
 				Name, Role string
 				Public     bool
 			}
-			if err := api.call(cmd.Context(), "GET", "/projects", nil, &ps); err != nil {
+			if err := c.apiCall(cmd, server, "GET", "/projects", nil, &ps); err != nil {
 				return fmt.Errorf("project list: %w", err)
 			}
 			var rows [][]string
@@ -262,11 +248,7 @@ func (c *cli) projectCmd() *cobra.Command {
 		Short: "Delete an empty project",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := c.adminClient(cmd, server)
-			if err != nil {
-				return err
-			}
-			if err := api.call(cmd.Context(), "DELETE", "/projects/"+url.PathEscape(args[0]), nil, nil); err != nil {
+			if err := c.apiCall(cmd, server, "DELETE", "/projects/"+url.PathEscape(args[0]), nil, nil); err != nil {
 				return fmt.Errorf("project rm %s: %w", args[0], err)
 			}
 			fmt.Fprintf(c.stdout, "Deleted project %s\n", args[0])
@@ -287,12 +269,8 @@ func (c *cli) projectCmd() *cobra.Command {
 			if role == "" {
 				return usageError{errors.New("member add: --role is required")}
 			}
-			api, err := c.adminClient(cmd, server)
-			if err != nil {
-				return err
-			}
 			path := "/projects/" + url.PathEscape(args[0]) + "/members/" + kind() + "/" + url.PathEscape(args[1])
-			if err := api.call(cmd.Context(), "PUT", path, map[string]any{"role": role}, nil); err != nil {
+			if err := c.apiCall(cmd, server, "PUT", path, map[string]any{"role": role}, nil); err != nil {
 				return fmt.Errorf("member add: %w", err)
 			}
 			fmt.Fprintf(c.stdout, "%s %s is %s of %s\n", kind(), args[1], role, args[0])
@@ -305,12 +283,8 @@ func (c *cli) projectCmd() *cobra.Command {
 		Short: "Take a user (or --group) out of a project",
 		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := c.adminClient(cmd, server)
-			if err != nil {
-				return err
-			}
 			path := "/projects/" + url.PathEscape(args[0]) + "/members/" + kind() + "/" + url.PathEscape(args[1])
-			if err := api.call(cmd.Context(), "DELETE", path, nil, nil); err != nil {
+			if err := c.apiCall(cmd, server, "DELETE", path, nil, nil); err != nil {
 				return fmt.Errorf("member rm: %w", err)
 			}
 			fmt.Fprintf(c.stdout, "Removed %s %s from %s\n", kind(), args[1], args[0])
@@ -365,12 +339,8 @@ func (c *cli) robotCmd() *cobra.Command {
 			if expires > 0 {
 				in["expires_at"] = time.Now().Add(expires).UTC().Format(time.RFC3339)
 			}
-			api, err := c.adminClient(cmd, server)
-			if err != nil {
-				return err
-			}
 			var out struct{ Name, Secret string }
-			if err := api.call(cmd.Context(), "POST", base, in, &out); err != nil {
+			if err := c.apiCall(cmd, server, "POST", base, in, &out); err != nil {
 				return fmt.Errorf("robot create %s: %w", args[0], err)
 			}
 			fmt.Fprintf(c.stdout, "Created robot %s\nSecret (shown once): %s\n", out.Name, out.Secret)
@@ -389,10 +359,6 @@ func (c *cli) robotCmd() *cobra.Command {
 			if len(args) == 1 {
 				base = "/projects/" + url.PathEscape(args[0]) + "/robots"
 			}
-			api, err := c.adminClient(cmd, server)
-			if err != nil {
-				return err
-			}
 			var rs []struct {
 				Name, Description string
 				Disabled          bool
@@ -402,7 +368,7 @@ func (c *cli) robotCmd() *cobra.Command {
 					Actions      []string
 				}
 			}
-			if err := api.call(cmd.Context(), "GET", base, nil, &rs); err != nil {
+			if err := c.apiCall(cmd, server, "GET", base, nil, &rs); err != nil {
 				return fmt.Errorf("robot list: %w", err)
 			}
 			var rows [][]string
@@ -427,11 +393,7 @@ func (c *cli) robotCmd() *cobra.Command {
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			base, name := robotPath(args[0])
-			api, err := c.adminClient(cmd, server)
-			if err != nil {
-				return err
-			}
-			if err := api.call(cmd.Context(), "DELETE", base+"/"+url.PathEscape(name), nil, nil); err != nil {
+			if err := c.apiCall(cmd, server, "DELETE", base+"/"+url.PathEscape(name), nil, nil); err != nil {
 				return fmt.Errorf("robot rm %s: %w", args[0], err)
 			}
 			fmt.Fprintf(c.stdout, "Deleted robot %s\n", args[0])
@@ -451,10 +413,6 @@ func (c *cli) repoCmd() *cobra.Command {
 		Short: "List the repositories you may see (of one project)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := c.adminClient(cmd, server)
-			if err != nil {
-				return err
-			}
 			q := url.Values{"n": {"1000"}}
 			if len(args) == 1 {
 				q.Set("project", args[0])
@@ -465,7 +423,7 @@ func (c *cli) repoCmd() *cobra.Command {
 					Repositories []struct{ Name, Project string }
 					Next         string
 				}
-				if err := api.call(cmd.Context(), "GET", "/repositories?"+q.Encode(), nil, &page); err != nil {
+				if err := c.apiCall(cmd, server, "GET", "/repositories?"+q.Encode(), nil, &page); err != nil {
 					return fmt.Errorf("repo list: %w", err)
 				}
 				for _, r := range page.Repositories {
@@ -485,10 +443,6 @@ func (c *cli) repoCmd() *cobra.Command {
 		Short: "List a repository's manifests: tags, size, platforms, pusher, pulls",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := c.adminClient(cmd, server)
-			if err != nil {
-				return err
-			}
 			var as []struct {
 				Digest    string
 				Tags      []string
@@ -498,7 +452,7 @@ func (c *cli) repoCmd() *cobra.Command {
 				Pusher    string
 				Pulls     int
 			}
-			if err := api.call(cmd.Context(), "GET", "/artifacts?"+url.Values{"repository": {args[0]}}.Encode(), nil, &as); err != nil {
+			if err := c.apiCall(cmd, server, "GET", "/artifacts?"+url.Values{"repository": {args[0]}}.Encode(), nil, &as); err != nil {
 				return fmt.Errorf("repo artifacts %s: %w", args[0], err)
 			}
 			var rows [][]string
@@ -523,11 +477,7 @@ func (c *cli) repoCmd() *cobra.Command {
 		Short: "Delete a repository: its manifests, tags and blob links",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := c.adminClient(cmd, server)
-			if err != nil {
-				return err
-			}
-			if err := api.call(cmd.Context(), "DELETE", "/repositories/"+args[0], nil, nil); err != nil {
+			if err := c.apiCall(cmd, server, "DELETE", "/repositories/"+args[0], nil, nil); err != nil {
 				return fmt.Errorf("repo rm %s: %w", args[0], err)
 			}
 			fmt.Fprintf(c.stdout, "Deleted repository %s\n", args[0])
@@ -547,11 +497,7 @@ func (c *cli) tokenCmd() *cobra.Command {
 		Short: "Make a new token signing key (old tokens stay valid until they expire)",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			api, err := c.adminClient(cmd, server)
-			if err != nil {
-				return err
-			}
-			if err := api.call(cmd.Context(), "POST", "/system/signing-keys/rotate", nil, nil); err != nil {
+			if err := c.apiCall(cmd, server, "POST", "/system/signing-keys/rotate", nil, nil); err != nil {
 				return fmt.Errorf("token rotate-key: %w", err)
 			}
 			fmt.Fprintln(c.stdout, "Rotated the token signing key; the previous keys verify until the tokens they signed expire")
@@ -572,12 +518,8 @@ func (c *cli) immutableCmd() *cobra.Command {
 			if repos == "" || tags == "" {
 				return usageError{errors.New("immutable add: --repositories and --tags are required (patterns, docs/patterns.md)")}
 			}
-			api, err := c.adminClient(cmd, server)
-			if err != nil {
-				return err
-			}
 			var out struct{ ID int64 }
-			if err := api.call(cmd.Context(), "POST", "/projects/"+url.PathEscape(args[0])+"/immutable-rules",
+			if err := c.apiCall(cmd, server, "POST", "/projects/"+url.PathEscape(args[0])+"/immutable-rules",
 				map[string]any{"repositories": repos, "tags": tags}, &out); err != nil {
 				return fmt.Errorf("immutable add: %w", err)
 			}
@@ -592,15 +534,11 @@ func (c *cli) immutableCmd() *cobra.Command {
 		Short: "List a project's immutable tag rules",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := c.adminClient(cmd, server)
-			if err != nil {
-				return err
-			}
 			var rs []struct {
 				ID                 int64
 				Repositories, Tags string
 			}
-			if err := api.call(cmd.Context(), "GET", "/projects/"+url.PathEscape(args[0])+"/immutable-rules", nil, &rs); err != nil {
+			if err := c.apiCall(cmd, server, "GET", "/projects/"+url.PathEscape(args[0])+"/immutable-rules", nil, &rs); err != nil {
 				return fmt.Errorf("immutable list: %w", err)
 			}
 			var rows [][]string
@@ -616,11 +554,7 @@ func (c *cli) immutableCmd() *cobra.Command {
 		Short: "Remove an immutable tag rule",
 		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := c.adminClient(cmd, server)
-			if err != nil {
-				return err
-			}
-			if err := api.call(cmd.Context(), "DELETE", "/projects/"+url.PathEscape(args[0])+"/immutable-rules/"+url.PathEscape(args[1]), nil, nil); err != nil {
+			if err := c.apiCall(cmd, server, "DELETE", "/projects/"+url.PathEscape(args[0])+"/immutable-rules/"+url.PathEscape(args[1]), nil, nil); err != nil {
 				return fmt.Errorf("immutable rm: %w", err)
 			}
 			fmt.Fprintf(c.stdout, "Removed rule %s of %s\n", args[1], args[0])
@@ -646,10 +580,6 @@ func (c *cli) verifyCmd() *cobra.Command {
 			"garbage collection), are listed. Exit status 1 when anything is corrupt or missing.",
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			api, err := c.adminClient(cmd, server)
-			if err != nil {
-				return err
-			}
 			var rep struct {
 				Blobs   int
 				Bytes   int64
@@ -658,7 +588,7 @@ func (c *cli) verifyCmd() *cobra.Command {
 				Orphans []string
 				Seconds float64
 			}
-			if err := api.call(cmd.Context(), "POST", "/system/verify", map[string]any{"dry_run": dryRun, "rate": rate}, &rep); err != nil {
+			if err := c.apiCall(cmd, server, "POST", "/system/verify", map[string]any{"dry_run": dryRun, "rate": rate}, &rep); err != nil {
 				return fmt.Errorf("verify: %w", err)
 			}
 			fmt.Fprintf(c.stdout, "Verified %d blobs (%d bytes) in %.1fs\n", rep.Blobs, rep.Bytes, rep.Seconds)
@@ -697,16 +627,12 @@ func (c *cli) gcCmd() *cobra.Command {
 			"time across a cluster (409 while another runs). --dry-run counts the first round only.",
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			api, err := c.adminClient(cmd, server)
-			if err != nil {
-				return err
-			}
 			var rep struct {
 				Manifests, Links, Blobs int
 				Bytes                   int64
 				Seconds                 float64
 			}
-			if err := api.call(cmd.Context(), "POST", "/system/gc", map[string]any{"dry_run": dryRun}, &rep); err != nil {
+			if err := c.apiCall(cmd, server, "POST", "/system/gc", map[string]any{"dry_run": dryRun}, &rep); err != nil {
 				return fmt.Errorf("gc: %w", err)
 			}
 			verb := "Removed"
