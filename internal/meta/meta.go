@@ -245,6 +245,8 @@ type GCReader interface {
 	UnreferencedLinks(before time.Time, afterRepo string, afterDigest digest.Digest, n int) ([]ManifestRef, error)
 	// LinkReferenced reports whether a manifest of repo references blob d.
 	LinkReferenced(repo string, d digest.Digest) (bool, error)
+	// LinkedDigests returns which of ds any repository links.
+	LinkedDigests(ds []digest.Digest) (map[digest.Digest]bool, error)
 }
 
 // ManifestRef names a manifest or a blob link.

@@ -211,21 +211,31 @@ func (s *Service) gcBlobs(ctx context.Context, cutoff time.Time, dry bool) (int,
 	}); err != nil {
 		return 0, 0, err
 	}
-	n, bytes := 0, int64(0)
-	for _, info := range old {
-		// Most stored blobs are linked: find that out without a write
-		// transaction, then re-check the rest under the lock.
-		linked := false
+	// Most stored blobs are linked: find that out in batches, without
+	// write transactions, then re-check the rest one by one under the lock.
+	var candidates []blob.Info
+	for i := 0; i < len(old); i += gcPage {
+		batch := old[i:min(i+gcPage, len(old))]
+		ds := make([]digest.Digest, len(batch))
+		for j, info := range batch {
+			ds[j] = info.Digest
+		}
+		var linked map[digest.Digest]bool
 		if err := s.meta.View(ctx, func(r meta.Reader) error {
-			repos, err := r.ReposWithBlob(info.Digest, 1)
-			linked = len(repos) > 0
+			var err error
+			linked, err = r.LinkedDigests(ds)
 			return err
 		}); err != nil {
-			return n, bytes, err
+			return 0, 0, err
 		}
-		if linked {
-			continue
+		for _, info := range batch {
+			if !linked[info.Digest] {
+				candidates = append(candidates, info)
+			}
 		}
+	}
+	n, bytes := 0, int64(0)
+	for _, info := range candidates {
 		gone := false
 		err := s.meta.Update(ctx, func(tx meta.Tx) error {
 			gone = false

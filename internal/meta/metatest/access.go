@@ -668,6 +668,10 @@ var gcTests = []test{
 			if ok, err := r.LinkReferenced("b/app", shared); err != nil || ok {
 				t.Errorf("b/app shared referenced = %v, %v", ok, err)
 			}
+			linked, err := r.LinkedDigests([]digest.Digest{layer, shared, digest.FromString("nowhere")})
+			if err != nil || len(linked) != 2 || !linked[layer] || !linked[shared] {
+				t.Errorf("LinkedDigests = %v, %v", linked, err)
+			}
 			return nil
 		})
 	}},

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -79,4 +80,25 @@ func (t *txn) LockDigests(ds ...digest.Digest) error {
 		return fmt.Errorf("meta: lock digests: %w", err)
 	}
 	return nil
+}
+
+func (t *txn) LinkedDigests(ds []digest.Digest) (map[digest.Digest]bool, error) {
+	out := make(map[digest.Digest]bool, len(ds))
+	if len(ds) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ds))
+	for i, d := range ds {
+		args[i] = string(d)
+	}
+	q := `SELECT DISTINCT digest FROM blob_links WHERE digest IN (?` + strings.Repeat(", ?", len(ds)-1) + `)`
+	err := t.rows("linked digests", q, args, func(sc scanner) error {
+		var d string
+		if err := sc.Scan(&d); err != nil {
+			return err
+		}
+		out[digest.Digest(d)] = true
+		return nil
+	})
+	return out, err
 }
