@@ -15,6 +15,7 @@ type access struct {
 	members  []meta.Member
 	robots   []meta.Robot
 	keys     []meta.SigningKey
+	rules    []meta.ImmutableRule
 }
 
 // copyAccess copies users, projects with their members, robots and token
@@ -37,6 +38,11 @@ func copyAccess(ctx context.Context, from, to meta.Store, rep *Report) error {
 				return err
 			}
 			a.members = append(a.members, ms...)
+			rs, err := r.ImmutableRules(p.Name)
+			if err != nil {
+				return err
+			}
+			a.rules = append(a.rules, rs...)
 		}
 		if a.robots, err = r.ListRobots("*"); err != nil {
 			return err
@@ -67,6 +73,11 @@ func copyAccess(ctx context.Context, from, to meta.Store, rep *Report) error {
 				return fmt.Errorf("robot %s: %w", rb.Name, err)
 			}
 		}
+		for _, rule := range a.rules {
+			if err := putRule(tx, rule); err != nil {
+				return fmt.Errorf("immutable rule of %s: %w", rule.Project, err)
+			}
+		}
 		for _, k := range a.keys {
 			if err := tx.AddSigningKey(k); err != nil && !errors.Is(err, meta.ErrExists) {
 				return fmt.Errorf("signing key %s: %w", k.ID, err)
@@ -87,4 +98,20 @@ func createOr(createErr error, update func() error) error {
 		return update()
 	}
 	return createErr
+}
+
+// putRule adds an immutable rule unless the destination has the same one
+// (a rerun must not duplicate it).
+func putRule(tx meta.Tx, rule meta.ImmutableRule) error {
+	have, err := tx.ImmutableRules(rule.Project)
+	if err != nil {
+		return err
+	}
+	for _, h := range have {
+		if h.Repositories == rule.Repositories && h.Tags == rule.Tags {
+			return nil
+		}
+	}
+	_, err = tx.AddImmutableRule(rule)
+	return err
 }

@@ -81,6 +81,7 @@ func TestRelocate(t *testing.T) {
 			tx.CreateRobot(meta.Robot{Name: "robot$team+ci", Project: "team", SecretHash: []byte("s"),
 				Permissions: []meta.RobotPermission{{Repositories: "team/**", Actions: []string{"push"}}}}),
 			tx.AddSigningKey(meta.SigningKey{ID: "k1", PrivateKey: []byte("pem")}),
+			addRule(tx, meta.ImmutableRule{Project: "team", Repositories: "team/**", Tags: "v*"}),
 		} {
 			if err != nil {
 				return err
@@ -112,6 +113,9 @@ func TestRelocate(t *testing.T) {
 			}
 			if ks, err := r.SigningKeys(); err != nil || len(ks) != 1 || ks[0].ID != "k1" {
 				t.Errorf("signing keys = %+v, %v", ks, err)
+			}
+			if rs, err := r.ImmutableRules("team"); err != nil || len(rs) != 1 || rs[0].Tags != "v*" {
+				t.Errorf("immutable rules = %+v, %v", rs, err)
 			}
 			return nil
 		})
@@ -159,8 +163,19 @@ func TestRelocate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		_ = to.Meta.View(ctx, func(r meta.Reader) error {
+			if rs, err := r.ImmutableRules("team"); err != nil || len(rs) != 1 {
+				t.Errorf("immutable rules after a rerun = %+v, %v (duplicated?)", rs, err)
+			}
+			return nil
+		})
 		if again.BlobsCopied != 0 || again.Manifests != 3 || again.Tags != 4 {
 			t.Fatalf("second report = %+v", again)
 		}
 	})
+}
+
+func addRule(tx meta.Tx, r meta.ImmutableRule) error {
+	_, err := tx.AddImmutableRule(r)
+	return err
 }
