@@ -78,55 +78,75 @@ func (s *Service) GC(ctx context.Context, o GCOptions) (GCReport, error) {
 	return rep, err
 }
 
-// gcManifests removes one round of unreferenced manifests.
-func (s *Service) gcManifests(ctx context.Context, cutoff time.Time, dry bool) (int, error) {
-	removed := 0
+// gcSweep pages through the candidates list returns and, for each, runs
+// remove in a transaction of its own under the candidate's digest lock;
+// remove re-checks the candidate and reports whether it went (or, dry,
+// would go). It returns how many went.
+func (s *Service) gcSweep(ctx context.Context,
+	list func(r meta.Reader, afterRepo string, afterDigest digest.Digest) ([]meta.ManifestRef, error),
+	remove func(tx meta.Tx, ref meta.ManifestRef) (bool, error),
+	removed func(ref meta.ManifestRef),
+) (int, error) {
+	n := 0
 	afterRepo, afterDigest := "", digest.Digest("")
 	for {
 		var page []meta.ManifestRef
 		if err := s.meta.View(ctx, func(r meta.Reader) error {
 			var err error
-			page, err = r.UntaggedManifests(cutoff, afterRepo, afterDigest, gcPage)
+			page, err = list(r, afterRepo, afterDigest)
 			return err
 		}); err != nil {
-			return removed, err
+			return n, err
 		}
-		for _, m := range page {
+		for _, ref := range page {
 			gone := false
 			err := s.meta.Update(ctx, func(tx meta.Tx) error {
-				gone = false
-				if err := tx.LockDigests(m.Digest); err != nil {
+				if err := tx.LockDigests(ref.Digest); err != nil {
 					return err
 				}
-				keep, mf, err := s.manifestKept(tx, m.Repo, m.Digest, cutoff)
-				if err != nil || keep {
-					return err
-				}
-				gone = true
-				if dry {
-					return nil
-				}
-				if err := tx.DeleteManifest(m.Repo, m.Digest); err != nil {
-					return err
-				}
-				return s.record(ctx, tx, meta.Event{Kind: "manifest.delete", Repo: m.Repo, Digest: m.Digest,
-					MediaType: mf.MediaType, Size: mf.Size, CreatedAt: s.opts.Now()})
+				var err error
+				gone, err = remove(tx, ref)
+				return err
 			})
 			if err != nil && !errors.Is(err, meta.ErrNotFound) {
-				return removed, err
+				return n, err
 			}
-			if gone {
-				removed++
-				if !dry {
-					s.cache.forgetManifest(m.Repo, m.Digest)
+			if gone && err == nil {
+				n++
+				if removed != nil {
+					removed(ref)
 				}
 			}
 		}
 		if len(page) < gcPage {
-			return removed, nil
+			return n, nil
 		}
 		afterRepo, afterDigest = page[len(page)-1].Repo, page[len(page)-1].Digest
 	}
+}
+
+// gcManifests removes one round of unreferenced manifests.
+func (s *Service) gcManifests(ctx context.Context, cutoff time.Time, dry bool) (int, error) {
+	return s.gcSweep(ctx,
+		func(r meta.Reader, repo string, d digest.Digest) ([]meta.ManifestRef, error) {
+			return r.UntaggedManifests(cutoff, repo, d, gcPage)
+		},
+		func(tx meta.Tx, m meta.ManifestRef) (bool, error) {
+			keep, mf, err := s.manifestKept(tx, m.Repo, m.Digest, cutoff)
+			if err != nil || keep || dry {
+				return !keep && err == nil, err
+			}
+			if err := tx.DeleteManifest(m.Repo, m.Digest); err != nil {
+				return false, err
+			}
+			return true, s.record(ctx, tx, meta.Event{Kind: "manifest.delete", Repo: m.Repo, Digest: m.Digest,
+				MediaType: mf.MediaType, Size: mf.Size, CreatedAt: s.opts.Now()})
+		},
+		func(m meta.ManifestRef) {
+			if !dry {
+				s.cache.forgetManifest(m.Repo, m.Digest)
+			}
+		})
 }
 
 // manifestKept re-checks a candidate under its lock: tagged, young, a child
@@ -157,45 +177,19 @@ func (s *Service) manifestKept(tx meta.Tx, repo string, d digest.Digest, cutoff 
 
 // gcLinks removes blob links no manifest of their repository references.
 func (s *Service) gcLinks(ctx context.Context, cutoff time.Time, dry bool) (int, error) {
-	removed := 0
-	afterRepo, afterDigest := "", digest.Digest("")
-	for {
-		var page []meta.ManifestRef
-		if err := s.meta.View(ctx, func(r meta.Reader) error {
-			var err error
-			page, err = r.UnreferencedLinks(cutoff, afterRepo, afterDigest, gcPage)
-			return err
-		}); err != nil {
-			return removed, err
-		}
-		for _, l := range page {
-			gone := false
-			err := s.meta.Update(ctx, func(tx meta.Tx) error {
-				gone = false
-				if err := tx.LockDigests(l.Digest); err != nil {
-					return err
-				}
-				if used, err := tx.LinkReferenced(l.Repo, l.Digest); err != nil || used {
-					return err
-				}
-				gone = true
-				if dry {
-					return nil
-				}
-				return tx.UnlinkBlob(l.Repo, l.Digest)
-			})
-			if err != nil && !errors.Is(err, meta.ErrNotFound) {
-				return removed, err
+	return s.gcSweep(ctx,
+		func(r meta.Reader, repo string, d digest.Digest) ([]meta.ManifestRef, error) {
+			return r.UnreferencedLinks(cutoff, repo, d, gcPage)
+		},
+		func(tx meta.Tx, l meta.ManifestRef) (bool, error) {
+			if used, err := tx.LinkReferenced(l.Repo, l.Digest); err != nil || used {
+				return false, err
 			}
-			if gone {
-				removed++
+			if dry {
+				return true, nil
 			}
-		}
-		if len(page) < gcPage {
-			return removed, nil
-		}
-		afterRepo, afterDigest = page[len(page)-1].Repo, page[len(page)-1].Digest
-	}
+			return true, tx.UnlinkBlob(l.Repo, l.Digest)
+		}, nil)
 }
 
 // gcBlobs deletes stored blobs older than the cutoff that no repository
