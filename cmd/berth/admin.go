@@ -622,15 +622,16 @@ func (c *cli) gcCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "gc",
 		Short: "Collect garbage now, while berth serves: unreferenced manifests, blob links and blobs",
-		Long: "Remove untagged manifests that no kept index lists and no kept subject owns, blob links no\n" +
-			"manifest references, and stored blobs linked nowhere, all older than gc.grace. One run at a\n" +
-			"time across a cluster (409 while another runs). --dry-run counts the first round only.",
+		Long: "Remove signature tags (sha256-<hex>.sig, …) whose subject is gone, untagged manifests that no\n" +
+			"kept index lists and no kept subject owns, blob links no manifest references, and stored blobs\n" +
+			"linked nowhere, all older than gc.grace. One run at a time across a cluster (409 while another\n" +
+			"runs). --dry-run counts the first round only.",
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var rep struct {
-				Manifests, Links, Blobs int
-				Bytes                   int64
-				Seconds                 float64
+				Tags, Manifests, Links, Blobs int
+				Bytes                         int64
+				Seconds                       float64
 			}
 			if err := c.apiCall(cmd, server, "POST", "/system/gc", map[string]any{"dry_run": dryRun}, &rep); err != nil {
 				return fmt.Errorf("gc: %w", err)
@@ -639,8 +640,8 @@ func (c *cli) gcCmd() *cobra.Command {
 			if dryRun {
 				verb = "Would remove"
 			}
-			fmt.Fprintf(c.stdout, "%s %d manifests, %d blob links and %d blobs (%d bytes) in %.1fs\n",
-				verb, rep.Manifests, rep.Links, rep.Blobs, rep.Bytes, rep.Seconds)
+			fmt.Fprintf(c.stdout, "%s %d orphaned signature tags, %d manifests, %d blob links and %d blobs (%d bytes) in %.1fs\n",
+				verb, rep.Tags, rep.Manifests, rep.Links, rep.Blobs, rep.Bytes, rep.Seconds)
 			return nil
 		},
 	}

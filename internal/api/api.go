@@ -33,6 +33,7 @@ type API struct {
 	clientAddr func(*http.Request) string
 	gc         func(context.Context, registry.GCOptions) (registry.GCReport, error)
 	gcGrace    time.Duration
+	retention  retentionRunner // nil: not available (see WithRetention)
 }
 
 // New returns the management API over the access-control service.

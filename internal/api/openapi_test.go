@@ -99,7 +99,7 @@ func TestOpenAPIDocument(t *testing.T) {
 			"CreateUserRequest":  {"admin", "name", "password"},
 			"CreateRobotRequest": {"description", "expires_at", "name", "permissions"},
 			"RobotPermission":    {"actions", "repositories"},
-			"Artifact":           {"artifact_type", "digest", "last_pull", "media_type", "platforms", "pulls", "pushed_at", "pusher", "size", "subject", "tags"},
+			"Artifact":           {"artifact_type", "digest", "last_pull", "media_type", "platforms", "pulls", "pushed_at", "pusher", "size", "subject", "tag_pulls", "tags"},
 		} {
 			var got []string
 			for p := range doc.Components.Schemas[name].Properties {

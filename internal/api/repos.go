@@ -153,6 +153,15 @@ type artifactJSON struct {
 	Pusher       string              `json:"pusher,omitempty"`
 	Pulls        int                 `json:"pulls"`
 	LastPull     *time.Time          `json:"last_pull,omitempty"`
+	TagPulls     []tagPullsJSON      `json:"tag_pulls,omitempty"`
+}
+
+// tagPullsJSON is the pulls of an artifact through one of its tags (or a
+// tag it had).
+type tagPullsJSON struct {
+	Tag      string    `json:"tag"`
+	Pulls    int64     `json:"pulls"`
+	LastPull time.Time `json:"last_pull"`
 }
 
 // listArtifacts lists the manifests of ?repository= with their tags, size,
@@ -176,6 +185,9 @@ func (x *API) listArtifacts(ctx context.Context, actor auth.Identity, r *http.Re
 			Pulls: a.Pulls, LastPull: optTime(a.LastPull)}
 		if j.Tags == nil {
 			j.Tags = []string{}
+		}
+		for _, p := range a.TagPulls {
+			j.TagPulls = append(j.TagPulls, tagPullsJSON{Tag: p.Tag, Pulls: p.Pulls, LastPull: p.LastPull})
 		}
 		out = append(out, j)
 	}
@@ -203,6 +215,7 @@ type gcRequest struct {
 }
 
 type gcJSON struct {
+	Tags      int     `json:"tags"` // referrers-schema tags whose subject was gone
 	Manifests int     `json:"manifests"`
 	Links     int     `json:"links"`
 	Blobs     int     `json:"blobs"`
@@ -232,6 +245,6 @@ func (x *API) runGC(ctx context.Context, actor auth.Identity, r *http.Request) (
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, gcJSON{Manifests: rep.Manifests, Links: rep.Links, Blobs: rep.Blobs, Bytes: rep.Bytes,
+	return http.StatusOK, gcJSON{Tags: rep.Tags, Manifests: rep.Manifests, Links: rep.Links, Blobs: rep.Blobs, Bytes: rep.Bytes,
 		Seconds: rep.Duration.Seconds(), DryRun: in.DryRun}, nil
 }

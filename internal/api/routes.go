@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -26,7 +27,9 @@ type operation struct {
 
 // operations is every endpoint of the management API, in one table that
 // both the router and the OpenAPI document are made from.
-var operations = []operation{
+var operations = slices.Concat(coreOperations, quotaOperations, retentionOperations)
+
+var coreOperations = []operation{
 	{"GET", "/me", (*API).me, "The caller's identity", "any logged-in caller", nil, identityJSON{}, 200},
 	{"GET", "/users", (*API).listUsers, "List users", "system admins", nil, []userJSON{}, 200},
 	{"POST", "/users", (*API).createUser, "Create a user", "system admins", createUserRequest{}, userJSON{}, 201},
@@ -36,7 +39,7 @@ var operations = []operation{
 	{"GET", "/projects", (*API).listProjects, "List the projects the caller may see", "anyone", nil, []projectJSON{}, 200},
 	{"POST", "/projects", (*API).createProject, "Create a project", "system admins (any user with projects.auto_create)", createProjectRequest{}, projectJSON{}, 201},
 	{"GET", "/projects/{project}", (*API).getProject, "Read a project", "who may see it", nil, projectJSON{}, 200},
-	{"PATCH", "/projects/{project}", (*API).updateProject, "Make a project public or private", "its admins", updateProjectRequest{}, projectJSON{}, 200},
+	{"PATCH", "/projects/{project}", (*API).updateProject, "Make a project public or private (its admins), set its storage quota in bytes, 0 = unlimited (system admins)", "its admins; system admins for quota_bytes", updateProjectRequest{}, projectJSON{}, 200},
 	{"DELETE", "/projects/{project}", (*API).deleteProject, "Delete an empty project", "system admins", nil, nil, 204},
 	{"GET", "/projects/{project}/members", (*API).listMembers, "List a project's members", "who may see it", nil, []memberJSON{}, 200},
 	{"PUT", "/projects/{project}/members/{kind}/{member}", (*API).putMember, "Give a user or group (kind) a role", "its admins", putMemberRequest{}, memberJSON{}, 200},
@@ -91,7 +94,8 @@ type createProjectRequest struct {
 }
 
 type updateProjectRequest struct {
-	Public *bool `json:"public"`
+	Public     *bool  `json:"public"`
+	QuotaBytes *int64 `json:"quota_bytes"`
 }
 
 type putMemberRequest struct {
@@ -122,14 +126,17 @@ func userOut(u meta.User) userJSON {
 }
 
 type projectJSON struct {
-	Name      string    `json:"name"`
-	Public    bool      `json:"public"`
-	CreatedAt time.Time `json:"created_at"`
-	Role      string    `json:"role,omitempty"` // the caller's role
+	Name       string    `json:"name"`
+	Public     bool      `json:"public"`
+	QuotaBytes int64     `json:"quota_bytes"` // 0 = unlimited
+	UsedBytes  int64     `json:"used_bytes"`
+	CreatedAt  time.Time `json:"created_at"`
+	Role       string    `json:"role,omitempty"` // the caller's role
 }
 
+// projectOut shapes a project; UsedBytes is filled in by withUsage.
 func projectOut(p auth.ProjectInfo) projectJSON {
-	return projectJSON{Name: p.Name, Public: p.Public, CreatedAt: p.CreatedAt, Role: p.Role}
+	return projectJSON{Name: p.Name, Public: p.Public, QuotaBytes: p.Quota, CreatedAt: p.CreatedAt, Role: p.Role}
 }
 
 type memberJSON struct {
@@ -209,11 +216,17 @@ func (x *API) deleteUser(ctx context.Context, actor auth.Identity, r *http.Reque
 
 func (x *API) listProjects(ctx context.Context, actor auth.Identity, _ *http.Request) (int, any, error) {
 	ps, err := x.auth.ListProjects(ctx, actor)
+	if err != nil {
+		return 0, nil, err
+	}
 	out := make([]projectJSON, 0, len(ps))
 	for _, p := range ps {
 		out = append(out, projectOut(p))
 	}
-	return http.StatusOK, out, err
+	if err := x.withUsage(ctx, ps, out); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, out, nil
 }
 
 func (x *API) createProject(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
@@ -226,8 +239,20 @@ func (x *API) createProject(ctx context.Context, actor auth.Identity, r *http.Re
 }
 
 func (x *API) getProject(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
-	p, err := x.auth.GetProject(ctx, actor, r.PathValue("project"))
-	return http.StatusOK, projectOut(p), err
+	return x.projectAnswer(ctx, actor, r.PathValue("project"))
+}
+
+// projectAnswer reads a project the caller may see, with its usage.
+func (x *API) projectAnswer(ctx context.Context, actor auth.Identity, name string) (int, any, error) {
+	p, err := x.auth.GetProject(ctx, actor, name)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := []projectJSON{projectOut(p)}
+	if err := x.withUsage(ctx, []auth.ProjectInfo{p}, out); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, out[0], nil
 }
 
 func (x *API) updateProject(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
@@ -236,13 +261,17 @@ func (x *API) updateProject(ctx context.Context, actor auth.Identity, r *http.Re
 		return 0, nil, err
 	}
 	name := r.PathValue("project")
+	if in.QuotaBytes != nil {
+		if _, err := x.auth.SetProjectQuota(ctx, actor, name, *in.QuotaBytes); err != nil {
+			return 0, nil, err
+		}
+	}
 	if in.Public != nil {
 		if err := x.auth.SetProjectPublic(ctx, actor, name, *in.Public); err != nil {
 			return 0, nil, err
 		}
 	}
-	p, err := x.auth.GetProject(ctx, actor, name)
-	return http.StatusOK, projectOut(p), err
+	return x.projectAnswer(ctx, actor, name)
 }
 
 func (x *API) deleteProject(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {

@@ -19,8 +19,10 @@ import (
 	"github.com/berth-registry/berth/internal/httpapi"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/metrics"
 	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/retention"
 	"github.com/berth-registry/berth/internal/tlscert"
 )
 
@@ -36,6 +38,7 @@ type App struct {
 	tls     *tlscert.Reloader // nil: plain HTTP
 	access  *auth.Service     // nil with auth.mode none
 	audit   *audit.Recorder
+	metrics *metrics.Metrics // nil: metrics.enabled off
 }
 
 // New builds the application: opens the stores (running metadata
@@ -99,6 +102,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	a := &App{cfg: cfg, log: log, blobs: blobs, meta: md, svc: svc, handler: httpapi.Edge(mux, edge, log), access: access, audit: rec}
 	if mgmt != nil {
 		mgmt.WithGC(a.RunGC, cfg.GC.Grace)
+		mgmt.WithRetention(a.RunRetention)
 	}
 	if cfg.HTTP.TLS.Certificate != "" {
 		if a.tls, err = tlscert.New(cfg.HTTP.TLS.Certificate, cfg.HTTP.TLS.Key, log); err != nil {
@@ -107,6 +111,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 			return nil, err
 		}
 	}
+	a.mountMetrics(mux, mgmt)
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
 	return a, nil
@@ -156,6 +161,7 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	go a.keyPruneLoop(bg)
 	go a.verifyLoop(bg)
 	go a.gcLoop(bg)
+	go a.retentionLoop(bg)
 	go a.serveDebug(bg)
 
 	errc := make(chan error, 1)
@@ -226,12 +232,17 @@ func (a *App) keyPruneLoop(ctx context.Context) {
 const gcRunLease = "gc-run"
 
 // RunGC collects garbage now unless another run holds the lease
-// (jobs.ErrBusy), and records the run in the audit log.
+// (jobs.ErrBusy), and records the run in the audit log. Whether untagged
+// manifests and orphaned referrers go is the configuration's business
+// (gc.delete_untagged, gc.delete_orphan_referrers), whoever asks.
 func (a *App) RunGC(ctx context.Context, o registry.GCOptions) (registry.GCReport, error) {
+	o.KeepUntagged = !a.cfg.GC.DeleteUntagged
+	o.KeepOrphanReferrers = !a.cfg.GC.DeleteOrphanReferrers
 	var rep registry.GCReport
 	err := jobs.New(a.meta, a.log).Once(ctx, gcRunLease, time.Minute, func(ctx context.Context) error {
 		var err error
 		rep, err = a.svc.GC(ctx, o)
+		a.observeGC(o, rep, err)
 		return err
 	})
 	return rep, err
@@ -244,6 +255,38 @@ func (a *App) gcLoop(ctx context.Context) {
 	}
 	jobs.New(a.meta, a.log).EveryAfter(ctx, "gc", a.cfg.GC.Interval, func(ctx context.Context) error {
 		_, err := a.RunGC(ctx, registry.GCOptions{Grace: a.cfg.GC.Grace})
+		if errors.Is(err, jobs.ErrBusy) {
+			return nil
+		}
+		return err
+	})
+}
+
+// retentionRunLease is held while retention rules are applied, scheduled
+// or asked for, so that one run happens at a time across the cluster.
+const retentionRunLease = "retention-run"
+
+// RunRetention applies the projects' retention rules now (or, dry, plans
+// them) unless another run holds the lease (jobs.ErrBusy). Its deletions
+// go through the registry service under the retention actor.
+func (a *App) RunRetention(ctx context.Context, o retention.Options) (retention.Report, error) {
+	var rep retention.Report
+	err := jobs.New(a.meta, a.log).Once(ctx, retentionRunLease, time.Minute, func(ctx context.Context) error {
+		var err error
+		rep, err = retention.New(a.meta, a.svc, policy.Immutability{}, a.log).Run(ctx, o)
+		return err
+	})
+	return rep, err
+}
+
+// retentionLoop applies every project's retention rules every
+// retention.interval.
+func (a *App) retentionLoop(ctx context.Context) {
+	if !a.cfg.Retention.Scheduled || a.cfg.Retention.Interval <= 0 {
+		return
+	}
+	jobs.New(a.meta, a.log).EveryAfter(ctx, "retention", a.cfg.Retention.Interval, func(ctx context.Context) error {
+		_, err := a.RunRetention(ctx, retention.Options{})
 		if errors.Is(err, jobs.ErrBusy) {
 			return nil
 		}

@@ -79,6 +79,9 @@ func TestGC(t *testing.T) {
 	sig := mutate.Subject(imageWith(t, randomLayer(t, 100)), v1.Descriptor{MediaType: types.DockerManifestSchema2, Digest: d1, Size: mustManifestSize(t, img1)}).(v1.Image)
 	sigD, _ := sig.Digest()
 	push("gc/one@"+sigD.String(), sig)
+	// A cosign-style signature: no subject field, tagged sha256-<hex>.sig.
+	cosignTag := "sha256-" + d1.Hex + ".sig"
+	push("gc/one:"+cosignTag, imageWith(t, randomLayer(t, 90)))
 	// A blob uploaded by a push that never finished.
 	junk := randomLayer(t, 2000)
 	if err := remote.WriteLayer(ref("gc/junk:x").Context(), junk, asAdmin); err != nil {
@@ -106,6 +109,17 @@ func TestGC(t *testing.T) {
 	}
 	if _, err := remote.Image(ref("gc/two@"+d2.String()), asAdmin); err != nil {
 		t.Fatalf("a dry run removed something: %v", err)
+	}
+	// gc.delete_untagged off: the untagged manifests stay, pullable by
+	// digest; only the blob nothing references goes.
+	keep := run(registry.GCOptions{KeepUntagged: true})
+	if keep.Manifests != 0 || keep.Links != 1 || keep.Blobs != 1 {
+		t.Fatalf("keeping untagged manifests, GC removed %+v; want only the junk blob and its link", keep)
+	}
+	for _, r := range []string{"gc/two@" + d2.String(), "gc/loose@" + looseD.String()} {
+		if _, err := remote.Get(ref(r), asAdmin); err != nil {
+			t.Fatalf("%s is untagged but must stay while untagged manifests are kept: %v", r, err)
+		}
 	}
 	rep := run(registry.GCOptions{})
 	// img2, the loose index and its 2 children: 4 manifests.
@@ -156,8 +170,20 @@ func TestGC(t *testing.T) {
 	if code, _, _ := apiStatus(t, "DELETE", base+"/v2/gc/one/manifests/v1"); code != 202 {
 		t.Fatalf("untag = %d", code)
 	}
-	run(registry.GCOptions{})
-	for _, r := range []string{"gc/one@" + d1.String(), "gc/one@" + sigD.String()} {
+	// gc.delete_orphan_referrers off: the subject goes, its referrer stays.
+	if rep := run(registry.GCOptions{KeepOrphanReferrers: true}); rep.Manifests != 1 {
+		t.Fatalf("keeping orphaned referrers, GC removed %d manifests; want the subject only", rep.Manifests)
+	}
+	if !gone("gc/one@"+d1.String()) || gone("gc/one@"+sigD.String()) {
+		t.Fatalf("keeping orphaned referrers: want the subject gone and its referrer kept")
+	}
+	if gone("gc/one:" + cosignTag) {
+		t.Fatal("keeping orphaned referrers, the cosign signature tag went")
+	}
+	if rep := run(registry.GCOptions{}); rep.Tags != 1 {
+		t.Fatalf("GC removed %d orphaned signature tags, want 1", rep.Tags)
+	}
+	for _, r := range []string{"gc/one@" + d1.String(), "gc/one@" + sigD.String(), "gc/one:" + cosignTag} {
 		if !gone(r) {
 			t.Errorf("%s survived GC after its tag (or subject) went", r)
 		}

@@ -67,6 +67,11 @@ func TestRepositoryAPI(t *testing.T) {
 			Platforms []struct{ OS, Architecture string }
 			Pusher    string
 			Pulls     int
+			TagPulls  []struct {
+				Tag      string
+				Pulls    int
+				LastPull time.Time `json:"last_pull"`
+			} `json:"tag_pulls"`
 		}
 		var as []artifact
 		deadline := time.Now().Add(15 * time.Second)
@@ -95,6 +100,9 @@ func TestRepositoryAPI(t *testing.T) {
 		if len(as) != 1 || a.Digest != digest.String() || strings.Join(a.Tags, ",") != "latest,v1" || a.Size != total ||
 			len(a.Platforms) != 1 || a.Platforms[0].OS != "linux" || a.Platforms[0].Architecture != "arm64" || a.Pusher != "admin" || a.Pulls != 1 {
 			t.Fatalf("artifacts = %+v (want size %d)", as, total)
+		}
+		if len(a.TagPulls) != 1 || a.TagPulls[0].Tag != "v1" || a.TagPulls[0].Pulls != 1 || time.Since(a.TagPulls[0].LastPull) > time.Minute {
+			t.Fatalf("tag pulls = %+v, want one pull of v1 just now", a.TagPulls)
 		}
 	})
 	t.Run("who may list and delete", func(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/berth-registry/berth/internal/meta"
 )
 
@@ -102,10 +104,41 @@ func (r *Recorder) flush(batch []meta.AuditEvent) []meta.AuditEvent {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := r.store.UpdateAsync(ctx, func(tx meta.Tx) error { return tx.AppendAudit(batch...) }); err != nil {
+	pulls := pullCounts(batch)
+	if err := r.store.UpdateAsync(ctx, func(tx meta.Tx) error {
+		if err := tx.AppendAudit(batch...); err != nil {
+			return err
+		}
+		return tx.RecordPulls(pulls)
+	}); err != nil {
 		r.log.Error("audit events not recorded", "count", len(batch), "err", err)
 	}
 	return batch[:0]
+}
+
+// pullCounts sums the batch's pulls per repository, manifest and tag: the
+// pull statistics retention and the API read, written with the batch.
+func pullCounts(batch []meta.AuditEvent) []meta.PullCount {
+	type key struct{ repo, digest, tag string }
+	idx := map[key]int{}
+	var out []meta.PullCount
+	for _, e := range batch {
+		if e.Action != meta.ActionPull || e.Digest == "" {
+			continue
+		}
+		k := key{e.Repo, e.Digest, e.Tag}
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, meta.PullCount{Repo: e.Repo, Digest: digest.Digest(e.Digest), Tag: e.Tag})
+		}
+		out[i].Pulls++
+		if e.At.After(out[i].Last) {
+			out[i].Last = e.At
+		}
+	}
+	return out
 }
 
 // Purge deletes events older than retention.

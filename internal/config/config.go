@@ -10,18 +10,20 @@ import "time"
 // these tags by reflection, so a new key needs no code beyond its field, its
 // default and any Validate rule.
 type Config struct {
-	Version  int      `yaml:"version" key:"version" desc:"Configuration format version; must be 1. Required in a config file." env:"-"`
-	HTTP     HTTP     `yaml:"http"`
-	Storage  Storage  `yaml:"storage"`
-	Metadata Metadata `yaml:"metadata"`
-	Registry Registry `yaml:"registry"`
-	Auth     Auth     `yaml:"auth"`
-	Projects Projects `yaml:"projects"`
-	Audit    Audit    `yaml:"audit"`
-	GC       GC       `yaml:"gc"`
-	Verify   Verify   `yaml:"verify"`
-	Secrets  Secrets  `yaml:"secrets"`
-	Log      Log      `yaml:"log"`
+	Version   int       `yaml:"version" key:"version" desc:"Configuration format version; must be 1. Required in a config file." env:"-"`
+	HTTP      HTTP      `yaml:"http"`
+	Storage   Storage   `yaml:"storage"`
+	Metadata  Metadata  `yaml:"metadata"`
+	Registry  Registry  `yaml:"registry"`
+	Auth      Auth      `yaml:"auth"`
+	Projects  Projects  `yaml:"projects"`
+	Audit     Audit     `yaml:"audit"`
+	GC        GC        `yaml:"gc"`
+	Retention Retention `yaml:"retention"`
+	Verify    Verify    `yaml:"verify"`
+	Metrics   Metrics   `yaml:"metrics"`
+	Secrets   Secrets   `yaml:"secrets"`
+	Log       Log       `yaml:"log"`
 }
 
 // GC is online garbage collection.
@@ -29,6 +31,22 @@ type GC struct {
 	Scheduled bool          `yaml:"scheduled" key:"gc.scheduled" desc:"Collect garbage every gc.interval (on one node of a cluster at a time)."`
 	Interval  time.Duration `yaml:"interval" key:"gc.interval" desc:"How often the scheduled garbage collection runs."`
 	Grace     time.Duration `yaml:"grace" key:"gc.grace" desc:"Age below which nothing is collected: what a push in progress is about to reference stays."`
+	// DeleteUntagged makes GC remove manifests that no tag, index or
+	// subject keeps; off, only retention rules (untagged-after) remove them.
+	DeleteUntagged bool `yaml:"delete_untagged" key:"gc.delete_untagged" desc:"Collect manifests no tag, index or subject keeps (off: they stay, for pulls by digest, until a retention rule removes them)."`
+	// DeleteOrphanReferrers makes GC remove referrers whose subject is gone.
+	DeleteOrphanReferrers bool `yaml:"delete_orphan_referrers" key:"gc.delete_orphan_referrers" desc:"Collect untagged referrers (signatures, SBOMs, attestations) whose subject is gone (off: they stay until deleted)."`
+}
+
+// Metrics is the Prometheus endpoint.
+type Metrics struct {
+	Enabled bool `yaml:"enabled" key:"metrics.enabled" desc:"Serve Prometheus metrics at /metrics (to system admins, with their credentials, unless auth.mode is none)."`
+}
+
+// Retention runs the projects' retention rules.
+type Retention struct {
+	Scheduled bool          `yaml:"scheduled" key:"retention.scheduled" desc:"Apply every project's retention rules every retention.interval (on one node of a cluster at a time)."`
+	Interval  time.Duration `yaml:"interval" key:"retention.interval" desc:"How often the scheduled retention run happens."`
 }
 
 // Verify is the integrity check of stored blobs (berth verify).
@@ -227,9 +245,11 @@ func Default() Config {
 				GroupAttribute: "cn", RequestTimeout: 10 * time.Second,
 			},
 		},
-		Audit:  Audit{Retention: 90 * 24 * time.Hour},
-		GC:     GC{Scheduled: true, Interval: 24 * time.Hour, Grace: time.Hour},
-		Verify: Verify{Scheduled: true, Interval: 7 * 24 * time.Hour, Rate: 50 << 20},
-		Log:    Log{Level: "info", Format: "text"},
+		Audit:     Audit{Retention: 90 * 24 * time.Hour},
+		GC:        GC{Scheduled: true, Interval: 24 * time.Hour, Grace: time.Hour, DeleteUntagged: true, DeleteOrphanReferrers: true},
+		Retention: Retention{Scheduled: true, Interval: 24 * time.Hour},
+		Metrics:   Metrics{Enabled: true},
+		Verify:    Verify{Scheduled: true, Interval: 7 * 24 * time.Hour, Rate: 50 << 20},
+		Log:       Log{Level: "info", Format: "text"},
 	}
 }

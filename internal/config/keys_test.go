@@ -77,7 +77,7 @@ func TestKeys(t *testing.T) {
 			}
 		})
 	}
-	if n := len(Keys()); n != 76 {
+	if n := len(Keys()); n != 81 {
 		t.Errorf("Keys() has %d keys; update this test and the docs when adding keys", n)
 	}
 }

@@ -26,7 +26,7 @@ func (a *API) recordPull(r *http.Request, repo, digest, tag string) {
 		return
 	}
 	ac := actor.From(r.Context())
-	a.audit.Record(meta.AuditEvent{Actor: ac.Name, ActorKind: ac.Kind, Addr: ac.Addr, Action: "pull", Repo: repo, Digest: digest, Tag: tag})
+	a.audit.Record(meta.AuditEvent{Actor: ac.Name, ActorKind: ac.Kind, Addr: ac.Addr, Action: meta.ActionPull, Repo: repo, Digest: digest, Tag: tag})
 }
 
 // recordLogin records a login, failed or not, by the name the client gave.

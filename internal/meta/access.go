@@ -22,10 +22,13 @@ type User struct {
 }
 
 // Project is the first path component of repository names ("team" for
-// "team/app"). Anonymous clients may pull from public projects.
+// "team/app"). Anonymous clients may pull from public projects. Quota is
+// the project's storage quota in bytes (0 = unlimited; see QuotaReader for
+// what counts).
 type Project struct {
 	Name      string
 	Public    bool
+	Quota     int64
 	CreatedAt time.Time
 }
 
@@ -123,7 +126,8 @@ type ProjectReader interface {
 type ProjectWriter interface {
 	// CreateProject adds p; ErrExists if the name is taken.
 	CreateProject(p Project) error
-	// UpdateProject saves Public; ErrNotFound if there is no such project.
+	// UpdateProject saves Public (not Quota: SetProjectQuota does);
+	// ErrNotFound if there is no such project.
 	UpdateProject(p Project) error
 	// DeleteProject removes the project with its members and robots (not
 	// its repositories: the caller checks that none is left); ErrNotFound if
@@ -204,12 +208,13 @@ type AuditFilter struct {
 type AuditReader interface {
 	// ListAudit returns the events matching f, newest first.
 	ListAudit(f AuditFilter) ([]AuditEvent, error)
-	// Activity sums up the audit log of repo by digest: pulls, the last
-	// pull, and the last push with its actor.
+	// Activity sums up what is known of repo's manifests by digest: pulls
+	// and the last pull (the pull statistics, all tags together), and the
+	// last push with its actor (the audit log).
 	Activity(repo string) (map[string]Activity, error)
 }
 
-// Activity is what the audit log says of one manifest.
+// Activity is what is known of the use of one manifest.
 type Activity struct {
 	Pulls    int
 	LastPull time.Time

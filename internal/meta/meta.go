@@ -48,6 +48,9 @@ type Reader interface {
 	PolicyReader
 	QuarantineReader
 	GCReader
+	PullReader
+	QuotaReader
+	RetentionReader
 }
 
 // Tx is a read-write transaction.
@@ -68,6 +71,9 @@ type Tx interface {
 	PolicyWriter
 	QuarantineWriter
 	Locker
+	PullWriter
+	QuotaWriter
+	RetentionWriter
 }
 
 // Repository is one repository (an image name such as "library/alpine").
@@ -247,6 +253,21 @@ type GCReader interface {
 	LinkReferenced(repo string, d digest.Digest) (bool, error)
 	// LinkedDigests returns which of ds any repository links.
 	LinkedDigests(ds []digest.Digest) (map[digest.Digest]bool, error)
+	// OrphanReferrerTags returns up to n tags that look like the
+	// referrers tag schema ("sha256-" and 64 more characters, then maybe a
+	// suffix such as ".sig"; the caller checks the rest) last set before t
+	// whose subject "sha256:" + those 64 characters is not in their
+	// repository, after the cursor (repo, tag), sorted by repository then
+	// tag.
+	OrphanReferrerTags(before time.Time, afterRepo, afterTag string, n int) ([]TagRef, error)
+}
+
+// TagRef names a tag and the manifest it points at.
+type TagRef struct {
+	Repo      string
+	Tag       string
+	Digest    digest.Digest
+	UpdatedAt time.Time
 }
 
 // ManifestRef names a manifest or a blob link.

@@ -83,3 +83,12 @@ func ParseAlgorithm(s string) (digest.Algorithm, error) {
 // IsDigest reports whether a manifest reference looks like a digest (it
 // contains a colon, which a tag cannot).
 func IsDigest(ref string) bool { return strings.IndexByte(ref, ':') >= 0 }
+
+// referrerTag matches the tags of the referrers tag schema and of the
+// signing tools that use it: sha256-<hex>, with .sig, .att or .sbom.
+var referrerTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}(\.(sig|att|sbom))?$|\.(sig|att|sbom)$`)
+
+// IsReferrerTag reports whether tag names a subject's artifact (a
+// signature, attestation or SBOM) rather than a version: retention does
+// not count such tags and immutability rules cover them only by name.
+func IsReferrerTag(tag string) bool { return referrerTag.MatchString(tag) }

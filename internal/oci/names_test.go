@@ -89,3 +89,30 @@ func TestParseDigest(t *testing.T) {
 		})
 	}
 }
+
+func TestIsReferrerTag(t *testing.T) {
+	hex := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	for _, c := range []struct {
+		tag  string
+		want bool
+	}{
+		{"sha256-" + hex, true},
+		{"sha256-" + hex + ".sig", true},
+		{"sha256-" + hex + ".att", true},
+		{"sha256-" + hex + ".sbom", true},
+		{"build.sig", true},
+		{"x.att", true},
+		{"x.sbom", true},
+		{"v1", false},
+		{"latest", false},
+		{"sha256-abc", false},
+		{"signature", false},
+		{"v1.sigx", false},
+	} {
+		t.Run(c.tag, func(t *testing.T) {
+			if got := IsReferrerTag(c.tag); got != c.want {
+				t.Errorf("IsReferrerTag(%q) = %v, want %v", c.tag, got, c.want)
+			}
+		})
+	}
+}

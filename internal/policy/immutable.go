@@ -4,24 +4,16 @@
 package policy
 
 import (
-	"regexp"
 	"strings"
 
 	"github.com/berth-registry/berth/internal/auth/pattern"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/oci"
 )
 
 // Immutability answers whether a tag is immutable, from the immutable
 // rules of the repository's project.
 type Immutability struct{}
-
-// referrerTag matches the tags of the referrers tag schema and of the
-// signing tools that use it: sha256-<hex>, with .sig, .att or .sbom.
-var referrerTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}(\.(sig|att|sbom))?$|\.(sig|att|sbom)$`)
-
-// IsReferrerTag reports whether tag names a subject's artifact (a
-// signature, attestation or SBOM) rather than a version.
-func IsReferrerTag(tag string) bool { return referrerTag.MatchString(tag) }
 
 // namesReferrers reports whether a rule's tag pattern is about such tags:
 // only then does it cover them.
@@ -41,7 +33,7 @@ func (Immutability) ImmutableRule(r meta.Reader, repo, tag string) (string, erro
 	if err != nil || len(rules) == 0 {
 		return "", err
 	}
-	referrer := IsReferrerTag(tag)
+	referrer := oci.IsReferrerTag(tag)
 	for _, rule := range rules {
 		if referrer && !namesReferrers(rule.Tags) {
 			continue

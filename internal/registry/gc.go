@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/oci"
 )
 
 // GCOptions tune a garbage collection run.
@@ -20,10 +22,18 @@ type GCOptions struct {
 	Grace time.Duration
 	// DryRun reports what would go without removing anything.
 	DryRun bool
+	// KeepUntagged keeps manifests that no tag, index or subject keeps
+	// (gc.delete_untagged off): only blob links and blobs no manifest
+	// references go.
+	KeepUntagged bool
+	// KeepOrphanReferrers keeps referrers whose subject is not (or no
+	// longer) in their repository (gc.delete_orphan_referrers off).
+	KeepOrphanReferrers bool
 }
 
 // GCReport is what a run removed (or, dry, would remove).
 type GCReport struct {
+	Tags      int // referrers-schema tags (sha256-<hex>…) whose subject is gone
 	Manifests int
 	Links     int
 	Blobs     int
@@ -49,12 +59,25 @@ func (s *Service) GC(ctx context.Context, o GCOptions) (GCReport, error) {
 	var rep GCReport
 	ctx = gcContext(ctx)
 	for {
-		n, err := s.gcManifests(ctx, cutoff, o.DryRun)
-		rep.Manifests += n
-		if err != nil {
-			return rep, err
+		tags := 0
+		if !o.KeepOrphanReferrers {
+			var err error
+			tags, err = s.gcReferrerTags(ctx, cutoff, o.DryRun)
+			rep.Tags += tags
+			if err != nil {
+				return rep, err
+			}
 		}
-		if n == 0 || o.DryRun {
+		n := 0
+		if !o.KeepUntagged {
+			var err error
+			n, err = s.gcManifests(ctx, cutoff, o)
+			rep.Manifests += n
+			if err != nil {
+				return rep, err
+			}
+		}
+		if n+tags == 0 || o.DryRun {
 			break // a dry run cannot see the next rounds' candidates
 		}
 	}
@@ -68,44 +91,47 @@ func (s *Service) GC(ctx context.Context, o GCOptions) (GCReport, error) {
 	if err == nil && !o.DryRun {
 		err = s.meta.Update(ctx, func(tx meta.Tx) error {
 			return tx.AppendAudit(meta.AuditEvent{At: s.opts.Now(), Actor: gcActor.Name, ActorKind: gcActor.Kind, Action: "gc.run",
-				Detail: fmt.Sprintf("removed %d manifests, %d blob links, %d blobs (%d bytes) in %s", rep.Manifests, rep.Links, rep.Blobs, rep.Bytes, rep.Duration.Round(time.Millisecond))})
+				Detail: fmt.Sprintf("removed %d orphaned signature tags, %d manifests, %d blob links, %d blobs (%d bytes) in %s",
+					rep.Tags, rep.Manifests, rep.Links, rep.Blobs, rep.Bytes, rep.Duration.Round(time.Millisecond))})
 		})
 	}
-	if err == nil && (rep.Manifests > 0 || rep.Links > 0 || rep.Blobs > 0) {
-		s.log.Info("garbage collection", "manifests", rep.Manifests, "links", rep.Links, "blobs", rep.Blobs,
+	if err == nil && (rep.Tags > 0 || rep.Manifests > 0 || rep.Links > 0 || rep.Blobs > 0) {
+		s.log.Info("garbage collection", "tags", rep.Tags, "manifests", rep.Manifests, "links", rep.Links, "blobs", rep.Blobs,
 			"bytes", rep.Bytes, "dry_run", o.DryRun, "took", rep.Duration)
 	}
 	return rep, err
 }
 
-// gcSweep pages through the candidates list returns and, for each, runs
-// remove in a transaction of its own under the candidate's digest lock;
+// gcSweep pages through the candidates list returns (after the last one
+// of the previous page; nil = from the start) and, for each, runs remove in
+// a transaction of its own under the locks of the digests lock names;
 // remove re-checks the candidate and reports whether it went (or, dry,
 // would go). It returns how many went.
-func (s *Service) gcSweep(ctx context.Context,
-	list func(r meta.Reader, afterRepo string, afterDigest digest.Digest) ([]meta.ManifestRef, error),
-	remove func(tx meta.Tx, ref meta.ManifestRef) (bool, error),
-	removed func(ref meta.ManifestRef),
+func gcSweep[T any](ctx context.Context, s *Service,
+	list func(r meta.Reader, after *T) ([]T, error),
+	lock func(T) []digest.Digest,
+	remove func(tx meta.Tx, c T) (bool, error),
+	removed func(c T),
 ) (int, error) {
 	n := 0
-	afterRepo, afterDigest := "", digest.Digest("")
+	var after *T
 	for {
-		var page []meta.ManifestRef
+		var page []T
 		if err := s.meta.View(ctx, func(r meta.Reader) error {
 			var err error
-			page, err = list(r, afterRepo, afterDigest)
+			page, err = list(r, after)
 			return err
 		}); err != nil {
 			return n, err
 		}
-		for _, ref := range page {
+		for _, c := range page {
 			gone := false
 			err := s.meta.Update(ctx, func(tx meta.Tx) error {
-				if err := tx.LockDigests(ref.Digest); err != nil {
+				if err := tx.LockDigests(lock(c)...); err != nil {
 					return err
 				}
 				var err error
-				gone, err = remove(tx, ref)
+				gone, err = remove(tx, c)
 				return err
 			})
 			if err != nil && !errors.Is(err, meta.ErrNotFound) {
@@ -114,25 +140,37 @@ func (s *Service) gcSweep(ctx context.Context,
 			if gone && err == nil {
 				n++
 				if removed != nil {
-					removed(ref)
+					removed(c)
 				}
 			}
 		}
 		if len(page) < gcPage {
 			return n, nil
 		}
-		afterRepo, afterDigest = page[len(page)-1].Repo, page[len(page)-1].Digest
+		after = &page[len(page)-1]
 	}
 }
 
+// refCursor unpacks a ManifestRef cursor (nil = from the start).
+func refCursor(after *meta.ManifestRef) (string, digest.Digest) {
+	if after == nil {
+		return "", ""
+	}
+	return after.Repo, after.Digest
+}
+
+func lockRef(r meta.ManifestRef) []digest.Digest { return []digest.Digest{r.Digest} }
+
 // gcManifests removes one round of unreferenced manifests.
-func (s *Service) gcManifests(ctx context.Context, cutoff time.Time, dry bool) (int, error) {
-	return s.gcSweep(ctx,
-		func(r meta.Reader, repo string, d digest.Digest) ([]meta.ManifestRef, error) {
+func (s *Service) gcManifests(ctx context.Context, cutoff time.Time, o GCOptions) (int, error) {
+	dry := o.DryRun
+	return gcSweep(ctx, s,
+		func(r meta.Reader, after *meta.ManifestRef) ([]meta.ManifestRef, error) {
+			repo, d := refCursor(after)
 			return r.UntaggedManifests(cutoff, repo, d, gcPage)
-		},
+		}, lockRef,
 		func(tx meta.Tx, m meta.ManifestRef) (bool, error) {
-			keep, mf, err := s.manifestKept(tx, m.Repo, m.Digest, cutoff)
+			keep, mf, err := s.manifestKept(tx, m.Repo, m.Digest, cutoff, o.KeepOrphanReferrers)
 			if err != nil || keep || dry {
 				return !keep && err == nil, err
 			}
@@ -150,8 +188,9 @@ func (s *Service) gcManifests(ctx context.Context, cutoff time.Time, dry bool) (
 }
 
 // manifestKept re-checks a candidate under its lock: tagged, young, a child
-// of a manifest of its repository, or a referrer whose subject is there.
-func (s *Service) manifestKept(tx meta.Tx, repo string, d digest.Digest, cutoff time.Time) (bool, meta.Manifest, error) {
+// of a manifest of its repository, or a referrer whose subject is there (or
+// any referrer, with keepReferrers).
+func (s *Service) manifestKept(tx meta.Tx, repo string, d digest.Digest, cutoff time.Time, keepReferrers bool) (bool, meta.Manifest, error) {
 	m, err := tx.Manifest(repo, d)
 	if err != nil {
 		return true, m, err // gone already
@@ -166,6 +205,9 @@ func (s *Service) manifestKept(tx meta.Tx, repo string, d digest.Digest, cutoff 
 		return true, m, err
 	}
 	if m.Subject != "" {
+		if keepReferrers {
+			return true, m, nil
+		}
 		if _, err := tx.Manifest(repo, m.Subject); err == nil {
 			return true, m, nil
 		} else if !errors.Is(err, meta.ErrNotFound) {
@@ -175,12 +217,62 @@ func (s *Service) manifestKept(tx meta.Tx, repo string, d digest.Digest, cutoff 
 	return false, m, nil
 }
 
+// gcReferrerTags removes the tags of the referrers tag schema
+// (sha256-<hex>, with .sig, .att, .sbom: what cosign and other signing
+// tools push) whose subject sha256:<hex> is no longer in the repository:
+// such a signature goes with its subject, then its manifest goes in the
+// next manifest round like any untagged one. Each removal re-checks under
+// the locks of the tag's manifest and of the subject, which a push of the
+// subject takes too.
+func (s *Service) gcReferrerTags(ctx context.Context, cutoff time.Time, dry bool) (int, error) {
+	return gcSweep(ctx, s,
+		func(r meta.Reader, after *meta.TagRef) ([]meta.TagRef, error) {
+			var repo, tag string
+			if after != nil {
+				repo, tag = after.Repo, after.Tag
+			}
+			return r.OrphanReferrerTags(cutoff, repo, tag, gcPage)
+		},
+		func(t meta.TagRef) []digest.Digest { return []digest.Digest{t.Digest, referrerTagSubject(t.Tag)} },
+		func(tx meta.Tx, t meta.TagRef) (bool, error) {
+			if !oci.IsReferrerTag(t.Tag) {
+				return false, nil // sha256- and 64 characters, but not the schema
+			}
+			d, err := tx.Tag(t.Repo, t.Tag)
+			if err != nil || d != t.Digest {
+				return false, err
+			}
+			if _, err := tx.Manifest(t.Repo, referrerTagSubject(t.Tag)); !errors.Is(err, meta.ErrNotFound) {
+				return false, err // the subject is back (or the read failed)
+			}
+			if dry {
+				return true, nil
+			}
+			if err := tx.DeleteTag(t.Repo, t.Tag); err != nil {
+				return false, err
+			}
+			return true, s.record(ctx, tx, meta.Event{Kind: "tag.delete", Repo: t.Repo, Tag: t.Tag, Digest: t.Digest, CreatedAt: s.opts.Now()})
+		},
+		func(t meta.TagRef) {
+			if !dry {
+				s.cache.forgetTags(t.Repo, []string{t.Tag})
+			}
+		})
+}
+
+// referrerTagSubject is the subject a sha256-<hex>[.suffix] tag names.
+func referrerTagSubject(tag string) digest.Digest {
+	hex, _, _ := strings.Cut(strings.TrimPrefix(tag, "sha256-"), ".")
+	return digest.NewDigestFromEncoded(digest.SHA256, hex)
+}
+
 // gcLinks removes blob links no manifest of their repository references.
 func (s *Service) gcLinks(ctx context.Context, cutoff time.Time, dry bool) (int, error) {
-	return s.gcSweep(ctx,
-		func(r meta.Reader, repo string, d digest.Digest) ([]meta.ManifestRef, error) {
+	return gcSweep(ctx, s,
+		func(r meta.Reader, after *meta.ManifestRef) ([]meta.ManifestRef, error) {
+			repo, d := refCursor(after)
 			return r.UnreferencedLinks(cutoff, repo, d, gcPage)
-		},
+		}, lockRef,
 		func(tx meta.Tx, l meta.ManifestRef) (bool, error) {
 			if used, err := tx.LinkReferenced(l.Repo, l.Digest); err != nil || used {
 				return false, err

@@ -120,7 +120,14 @@ func (s *Service) PutManifest(ctx context.Context, repo string, ref Reference, c
 		if err := checkBlobs(tx, repo, p.Blobs); err != nil {
 			return err
 		}
+		quota, err := lockQuota(tx, repo)
+		if err != nil {
+			return err
+		}
 		if err := tx.PutManifest(repo, m, refs); err != nil {
+			return err
+		}
+		if err := quota.check(tx); err != nil {
 			return err
 		}
 		ev := meta.Event{Kind: "manifest.push", Repo: repo, Digest: d, MediaType: m.MediaType, Size: m.Size, CreatedAt: m.CreatedAt}

@@ -66,6 +66,14 @@ type Artifact struct {
 	Pusher       string
 	Pulls        int
 	LastPull     time.Time
+	TagPulls     []TagPulls // by the tags it was pulled through, sorted by tag
+}
+
+// TagPulls is how often, and when last, a manifest was pulled by one tag.
+type TagPulls struct {
+	Tag      string
+	Pulls    int64
+	LastPull time.Time
 }
 
 // configMax bounds the image config read to find a platform.
@@ -78,6 +86,7 @@ func (s *Service) Artifacts(ctx context.Context, repo string) ([]Artifact, error
 		tags     = map[digest.Digest][]string{}
 		activity map[string]meta.Activity
 		sizes    = map[digest.Digest]int64{}
+		tagPulls = map[digest.Digest][]TagPulls{}
 	)
 	err := s.meta.View(ctx, func(r meta.Reader) error {
 		if _, err := r.Repository(repo); err != nil {
@@ -99,7 +108,15 @@ func (s *Service) Artifacts(ctx context.Context, repo string) ([]Artifact, error
 		for _, l := range links {
 			sizes[l.Digest] = l.Size
 		}
-		activity, err = r.Activity(repo)
+		if activity, err = r.Activity(repo); err != nil {
+			return err
+		}
+		stats, err := r.PullStats(repo)
+		for _, p := range stats {
+			if p.Tag != "" {
+				tagPulls[p.Digest] = append(tagPulls[p.Digest], TagPulls{Tag: p.Tag, Pulls: p.Pulls, LastPull: p.Last})
+			}
+		}
 		return err
 	})
 	if errors.Is(err, meta.ErrNotFound) {
@@ -111,7 +128,7 @@ func (s *Service) Artifacts(ctx context.Context, repo string) ([]Artifact, error
 	out := make([]Artifact, 0, len(ms))
 	for _, m := range ms {
 		a := Artifact{Digest: m.Digest, MediaType: m.MediaType, ArtifactType: m.ArtifactType, Size: m.Size,
-			Tags: tags[m.Digest], Subject: m.Subject, PushedAt: m.CreatedAt}
+			Tags: tags[m.Digest], Subject: m.Subject, PushedAt: m.CreatedAt, TagPulls: tagPulls[m.Digest]}
 		if act, ok := activity[m.Digest.String()]; ok {
 			a.Pulls, a.LastPull, a.Pusher = act.Pulls, act.LastPull, act.Pusher
 		}

@@ -72,6 +72,9 @@ func (s *Service) StartUpload(ctx context.Context, repo string, alg digest.Algor
 	if alg == "" {
 		alg = digest.Canonical
 	}
+	if err := s.checkUploadQuota(ctx, repo, "", -1); err != nil {
+		return UploadState{}, err
+	}
 	id := newUploadID()
 	now := s.opts.Now()
 	// The metadata row first: a driver upload without a row is purged by age,
@@ -270,6 +273,10 @@ func (s *Service) FinishUpload(ctx context.Context, repo, id string, d digest.Di
 		s.abort(ctx, id)
 		return blob.Info{}, errcode.DigestInvalid.Errorf("upload has digest %s, not %s", got, d)
 	}
+	if err := s.checkUploadQuota(ctx, repo, d, u.Offset); err != nil {
+		s.abort(ctx, id)
+		return blob.Info{}, err
+	}
 	replaced, err := s.replaceQuarantined(ctx, d)
 	if err != nil {
 		return blob.Info{}, storageErr(err)
@@ -351,6 +358,11 @@ func (s *Service) PutBlob(ctx context.Context, repo string, d digest.Digest, len
 	if err := s.checkSize(0, length); err != nil {
 		return blob.Info{}, err
 	}
+	if length >= 0 {
+		if err := s.checkUploadQuota(ctx, repo, d, length); err != nil {
+			return blob.Info{}, err
+		}
+	}
 	id := newUploadID()
 	if err := s.blobs.CreateUpload(ctx, id); err != nil {
 		return blob.Info{}, storageErr(err)
@@ -362,6 +374,9 @@ func (s *Service) PutBlob(ctx context.Context, repo string, d digest.Digest, len
 	}
 	if err == nil && digest.NewDigest(d.Algorithm(), h) != d {
 		err = errcode.DigestInvalid.Errorf("content has digest %s, not %s", digest.NewDigest(d.Algorithm(), h), d)
+	}
+	if err == nil && length < 0 {
+		err = s.checkUploadQuota(ctx, repo, d, n)
 	}
 	replaced := false
 	if err == nil {

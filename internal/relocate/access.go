@@ -16,12 +16,14 @@ type access struct {
 	robots   []meta.Robot
 	keys     []meta.SigningKey
 	rules    []meta.ImmutableRule
+	keep     []meta.RetentionRule
 }
 
-// copyAccess copies users, projects with their members, robots and token
-// signing keys. What the destination has already under the same name is
-// overwritten by the source's (its first start may have made an admin of
-// its own); what only the destination has stays.
+// copyAccess copies users, projects with their members and their rules
+// (immutable tags, retention), robots and token signing keys. What the
+// destination has already under the same name is overwritten by the
+// source's (its first start may have made an admin of its own); what only
+// the destination has stays.
 func copyAccess(ctx context.Context, from, to meta.Store, rep *Report) error {
 	var a access
 	if err := from.View(ctx, func(r meta.Reader) error {
@@ -43,6 +45,11 @@ func copyAccess(ctx context.Context, from, to meta.Store, rep *Report) error {
 				return err
 			}
 			a.rules = append(a.rules, rs...)
+			ks, err := r.RetentionRules(p.Name)
+			if err != nil {
+				return err
+			}
+			a.keep = append(a.keep, ks...)
 		}
 		if a.robots, err = r.ListRobots("*"); err != nil {
 			return err
@@ -59,7 +66,13 @@ func copyAccess(ctx context.Context, from, to meta.Store, rep *Report) error {
 			}
 		}
 		for _, p := range a.projects {
-			if err := createOr(tx.CreateProject(p), func() error { return tx.UpdateProject(p) }); err != nil {
+			update := func() error {
+				if err := tx.UpdateProject(p); err != nil {
+					return err
+				}
+				return tx.SetProjectQuota(p.Name, p.Quota)
+			}
+			if err := createOr(tx.CreateProject(p), update); err != nil {
 				return fmt.Errorf("project %s: %w", p.Name, err)
 			}
 		}
@@ -76,6 +89,11 @@ func copyAccess(ctx context.Context, from, to meta.Store, rep *Report) error {
 		for _, rule := range a.rules {
 			if err := putRule(tx, rule); err != nil {
 				return fmt.Errorf("immutable rule of %s: %w", rule.Project, err)
+			}
+		}
+		for _, rule := range a.keep {
+			if err := putRetentionRule(tx, rule); err != nil {
+				return fmt.Errorf("retention rule of %s: %w", rule.Project, err)
 			}
 		}
 		for _, k := range a.keys {
@@ -113,5 +131,21 @@ func putRule(tx meta.Tx, rule meta.ImmutableRule) error {
 		}
 	}
 	_, err = tx.AddImmutableRule(rule)
+	return err
+}
+
+// putRetentionRule adds a retention rule unless the destination has the
+// same one (a rerun must not duplicate it).
+func putRetentionRule(tx meta.Tx, rule meta.RetentionRule) error {
+	have, err := tx.RetentionRules(rule.Project)
+	if err != nil {
+		return err
+	}
+	for _, h := range have {
+		if h.Repositories == rule.Repositories && h.Tags == rule.Tags && h.Kind == rule.Kind && h.Count == rule.Count && h.Age == rule.Age {
+			return nil
+		}
+	}
+	_, err = tx.AddRetentionRule(rule)
 	return err
 }

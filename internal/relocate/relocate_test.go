@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -82,6 +83,8 @@ func TestRelocate(t *testing.T) {
 				Permissions: []meta.RobotPermission{{Repositories: "team/**", Actions: []string{"push"}}}}),
 			tx.AddSigningKey(meta.SigningKey{ID: "k1", PrivateKey: []byte("pem")}),
 			addRule(tx, meta.ImmutableRule{Project: "team", Repositories: "team/**", Tags: "v*"}),
+			addRetentionRule(tx, meta.RetentionRule{Project: "team", Repositories: "team/**", Tags: "v*", Kind: meta.RetainLast, Count: 3}),
+			addRetentionRule(tx, meta.RetentionRule{Project: "team", Repositories: "team/**", Tags: "**", Kind: meta.RemoveUntaggedAfter, Age: 7 * 24 * time.Hour}),
 		} {
 			if err != nil {
 				return err
@@ -116,6 +119,10 @@ func TestRelocate(t *testing.T) {
 			}
 			if rs, err := r.ImmutableRules("team"); err != nil || len(rs) != 1 || rs[0].Tags != "v*" {
 				t.Errorf("immutable rules = %+v, %v", rs, err)
+			}
+			if rs, err := r.RetentionRules("team"); err != nil || len(rs) != 2 || rs[0].Kind != meta.RetainLast || rs[0].Count != 3 ||
+				rs[1].Kind != meta.RemoveUntaggedAfter || rs[1].Age != 7*24*time.Hour {
+				t.Errorf("retention rules = %+v, %v", rs, err)
 			}
 			return nil
 		})
@@ -167,6 +174,9 @@ func TestRelocate(t *testing.T) {
 			if rs, err := r.ImmutableRules("team"); err != nil || len(rs) != 1 {
 				t.Errorf("immutable rules after a rerun = %+v, %v (duplicated?)", rs, err)
 			}
+			if rs, err := r.RetentionRules("team"); err != nil || len(rs) != 2 {
+				t.Errorf("retention rules after a rerun = %+v, %v (duplicated?)", rs, err)
+			}
 			return nil
 		})
 		if again.BlobsCopied != 0 || again.Manifests != 3 || again.Tags != 4 {
@@ -177,5 +187,10 @@ func TestRelocate(t *testing.T) {
 
 func addRule(tx meta.Tx, r meta.ImmutableRule) error {
 	_, err := tx.AddImmutableRule(r)
+	return err
+}
+
+func addRetentionRule(tx meta.Tx, r meta.RetentionRule) error {
+	_, err := tx.AddRetentionRule(r)
 	return err
 }

@@ -464,28 +464,37 @@ var repoDeleteTests = []test{
 			return nil
 		})
 	}},
-	{"activity sums pulls and the last push by digest", func(t *testing.T, s meta.Store) {
+	{"activity: the last push from the audit log, pulls from the pull statistics", func(t *testing.T, s meta.Store) {
 		t0 := time.Unix(1700000000, 0).UTC()
+		m1, m2 := manifest("one"), manifest("two")
+		putManifests(t, s, "r", m1, m2)
+		putManifests(t, s, "other", m1)
+		d1, d2 := m1.Digest.String(), m2.Digest.String()
 		update(t, s, func(tx meta.Tx) error {
-			return tx.AppendAudit(
-				meta.AuditEvent{At: t0, Actor: "alice", Action: "push", Repo: "r", Digest: "d1"},
-				meta.AuditEvent{At: t0.Add(time.Minute), Actor: "bob", Action: "push", Repo: "r", Digest: "d1"},
-				meta.AuditEvent{At: t0.Add(2 * time.Minute), Action: "pull", Repo: "r", Digest: "d1"},
-				meta.AuditEvent{At: t0.Add(3 * time.Minute), Action: "pull", Repo: "r", Digest: "d1"},
-				meta.AuditEvent{At: t0.Add(4 * time.Minute), Action: "pull", Repo: "other", Digest: "d1"},
-				meta.AuditEvent{At: t0, Action: "pull", Repo: "r", Digest: "d2"},
-			)
+			if err := tx.AppendAudit(
+				meta.AuditEvent{At: t0, Actor: "alice", Action: "push", Repo: "r", Digest: d1},
+				meta.AuditEvent{At: t0.Add(time.Minute), Actor: "bob", Action: "push", Repo: "r", Digest: d1},
+				meta.AuditEvent{At: t0.Add(2 * time.Minute), Action: "pull", Repo: "r", Digest: d1}, // not counted from here
+			); err != nil {
+				return err
+			}
+			return tx.RecordPulls([]meta.PullCount{
+				{Repo: "r", Digest: m1.Digest, Tag: "v1", Pulls: 1, Last: t0.Add(2 * time.Minute)},
+				{Repo: "r", Digest: m1.Digest, Pulls: 1, Last: t0.Add(3 * time.Minute)},
+				{Repo: "other", Digest: m1.Digest, Pulls: 1, Last: t0.Add(4 * time.Minute)},
+				{Repo: "r", Digest: m2.Digest, Pulls: 1, Last: t0},
+			})
 		})
 		view(t, s, func(r meta.Reader) error {
 			a, err := r.Activity("r")
 			if err != nil {
 				return err
 			}
-			d1, d2 := a["d1"], a["d2"]
-			if d1.Pulls != 2 || !d1.LastPull.Equal(t0.Add(3*time.Minute)) || d1.Pusher != "bob" || !d1.PushedAt.Equal(t0.Add(time.Minute)) {
-				t.Errorf("d1 = %+v", d1)
+			a1, a2 := a[d1], a[d2]
+			if a1.Pulls != 2 || !a1.LastPull.Equal(t0.Add(3*time.Minute)) || a1.Pusher != "bob" || !a1.PushedAt.Equal(t0.Add(time.Minute)) {
+				t.Errorf("d1 = %+v", a1)
 			}
-			if d2.Pulls != 1 || d2.Pusher != "" || len(a) != 2 {
+			if a2.Pulls != 1 || a2.Pusher != "" || len(a) != 2 {
 				t.Errorf("activity = %+v", a)
 			}
 			return nil
@@ -671,6 +680,60 @@ var gcTests = []test{
 			linked, err := r.LinkedDigests([]digest.Digest{layer, shared, digest.FromString("nowhere")})
 			if err != nil || len(linked) != 2 || !linked[layer] || !linked[shared] {
 				t.Errorf("LinkedDigests = %v, %v", linked, err)
+			}
+			return nil
+		})
+	}},
+	{"gc readers: referrers-schema tags whose subject is gone", func(t *testing.T, s meta.Store) {
+		subject, gone := manifest("subject"), manifest("gone")
+		sig1, sig2, sig3, other := manifest("sig1"), manifest("sig2"), manifest("sig3"), manifest("other")
+		schema := func(d digest.Digest, suffix string) string { return "sha256-" + d.Encoded() + suffix }
+		putManifests(t, s, "a/app", subject, sig1, sig2, sig3, other)
+		putManifests(t, s, "b/app", sig1)
+		tags := []struct {
+			repo, tag string
+			d         digest.Digest
+		}{
+			{"a/app", schema(subject.Digest, ".sig"), sig1.Digest}, // subject present: kept
+			{"a/app", schema(gone.Digest, ".sig"), sig2.Digest},    // orphaned
+			{"a/app", schema(gone.Digest, ""), sig3.Digest},        // orphaned (the OCI fallback tag)
+			{"a/app", "sha256-short.sig", other.Digest},            // not the schema
+			{"a/app", "v1", other.Digest},
+			{"b/app", schema(subject.Digest, ".sig"), sig1.Digest}, // the subject is in another repository only
+		}
+		update(t, s, func(tx meta.Tx) error {
+			for _, tg := range tags {
+				if _, err := tx.PutTag(tg.repo, tg.tag, tg.d); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		want := []meta.TagRef{
+			{Repo: "a/app", Tag: schema(gone.Digest, ""), Digest: sig3.Digest},
+			{Repo: "a/app", Tag: schema(gone.Digest, ".sig"), Digest: sig2.Digest},
+			{Repo: "b/app", Tag: schema(subject.Digest, ".sig"), Digest: sig1.Digest},
+		}
+		view(t, s, func(r meta.Reader) error {
+			if got, err := r.OrphanReferrerTags(time.Now().Add(-time.Hour), "", "", 0); err != nil || len(got) != 0 {
+				t.Errorf("tags set after the cutoff = %+v, %v; want none", got, err)
+			}
+			got, err := r.OrphanReferrerTags(time.Now().Add(time.Hour), "", "", 0)
+			if err != nil {
+				return err
+			}
+			for i := range got {
+				if !near(got[i].UpdatedAt) {
+					t.Errorf("%s updated at %v", got[i].Tag, got[i].UpdatedAt)
+				}
+				got[i].UpdatedAt = time.Time{}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("orphaned referrer tags =\n%+v\nwant\n%+v", got, want)
+			}
+			page, err := r.OrphanReferrerTags(time.Now().Add(time.Hour), want[0].Repo, want[0].Tag, 1)
+			if err != nil || len(page) != 1 || page[0].Tag != want[1].Tag {
+				t.Errorf("next page = %+v, %v", page, err)
 			}
 			return nil
 		})

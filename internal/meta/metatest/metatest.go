@@ -42,6 +42,9 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"Policy", policyTests},
 		{"Quarantine", quarantineTests},
 		{"GC", gcTests},
+		{"Pulls", pullTests},
+		{"Quotas", quotaTests},
+		{"Retention", retentionTests},
 		{"Close", closeTests},
 	}
 	for _, g := range groups {

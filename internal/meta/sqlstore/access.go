@@ -26,9 +26,10 @@ const (
 	qDeleteRobot    = `DELETE FROM robots WHERE name = ?`
 	qDeleteProjRobs = `DELETE FROM robots WHERE project = ?`
 
-	qProject       = `SELECT name, public, created_at FROM projects WHERE name = ?`
-	qListProjects  = `SELECT name, public, created_at FROM projects WHERE name > ? ORDER BY name LIMIT ?`
-	qCreateProject = `INSERT INTO projects (name, public, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`
+	projectCols    = `name, public, quota_bytes, created_at`
+	qProject       = `SELECT ` + projectCols + ` FROM projects WHERE name = ?`
+	qListProjects  = `SELECT ` + projectCols + ` FROM projects WHERE name > ? ORDER BY name LIMIT ?`
+	qCreateProject = `INSERT INTO projects (` + projectCols + `) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`
 	qUpdateProject = `UPDATE projects SET public = ? WHERE name = ?`
 	qDeleteProject = `DELETE FROM projects WHERE name = ?`
 	qDeleteMembers = `DELETE FROM members WHERE project = ?`
@@ -232,7 +233,7 @@ func scanProject(sc scanner) (meta.Project, error) {
 		p       meta.Project
 		created int64
 	)
-	if err := sc.Scan(&p.Name, &p.Public, &created); err != nil {
+	if err := sc.Scan(&p.Name, &p.Public, &p.Quota, &created); err != nil {
 		return meta.Project{}, err
 	}
 	p.CreatedAt = fromNanos(created)
@@ -283,7 +284,10 @@ func (t *txn) MembershipsOf(kind, name string) ([]meta.Member, error) {
 }
 
 func (t *txn) CreateProject(p meta.Project) error {
-	return t.create("project "+p.Name, qCreateProject, p.Name, p.Public, nanos(p.CreatedAt))
+	if p.Quota < 0 {
+		return fmt.Errorf("meta: create project %s: negative quota (%d)", p.Name, p.Quota)
+	}
+	return t.create("project "+p.Name, qCreateProject, p.Name, p.Public, p.Quota, nanos(p.CreatedAt))
 }
 
 func (t *txn) UpdateProject(p meta.Project) error {

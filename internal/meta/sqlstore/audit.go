@@ -84,13 +84,12 @@ func (t *txn) ListAudit(f meta.AuditFilter) ([]meta.AuditEvent, error) {
 }
 
 const (
-	qActivityPulls  = `SELECT digest, COUNT(*), MAX(at) FROM audit_events WHERE repo = ? AND action = 'pull' GROUP BY digest`
 	qActivityPushes = `SELECT digest, actor, at FROM audit_events WHERE repo = ? AND action = 'push' ORDER BY id`
 )
 
 func (t *txn) Activity(repo string) (map[string]meta.Activity, error) {
 	out := map[string]meta.Activity{}
-	err := t.rows("pull counts of "+repo, qActivityPulls, []any{repo}, func(sc scanner) error {
+	err := t.rows("pull counts of "+repo, qPullTotals, []any{repo}, func(sc scanner) error {
 		var (
 			d    string
 			n    int

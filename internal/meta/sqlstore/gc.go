@@ -22,6 +22,16 @@ const (
 		AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb JOIN manifests m ON m.id = mb.manifest_id
 			WHERE m.repo_id = b.repo_id AND mb.digest = b.digest)
 		ORDER BY r.name, b.digest LIMIT ?`
+	// Tags from "sha256-" up to "sha256." ('-' + 1), at least 71 bytes
+	// long: the referrers tag schema's range of the tags index; the subject
+	// is "sha256:" and the 64 characters after the prefix. Whether those are
+	// hex, and the suffix one of the schema's, is the caller's check.
+	qOrphanReferrerTags = `SELECT r.name, t.name, m.digest, t.updated_at FROM tags t
+		JOIN repositories r ON r.id = t.repo_id JOIN manifests m ON m.id = t.manifest_id
+		WHERE t.name >= 'sha256-' AND t.name < 'sha256.' AND LENGTH(t.name) >= 71 AND t.updated_at < ?
+		AND (r.name > ? OR (r.name = ? AND t.name > ?))
+		AND NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repo_id = t.repo_id AND s.digest = 'sha256:' || SUBSTR(t.name, 8, 64))
+		ORDER BY r.name, t.name LIMIT ?`
 	qLinkReferenced = `SELECT COUNT(*) FROM manifest_blobs mb JOIN manifests m ON m.id = mb.manifest_id
 		JOIN repositories r ON r.id = m.repo_id WHERE r.name = ? AND mb.digest = ?`
 )
@@ -98,6 +108,24 @@ func (t *txn) LinkedDigests(ds []digest.Digest) (map[digest.Digest]bool, error) 
 			return err
 		}
 		out[digest.Digest(d)] = true
+		return nil
+	})
+	return out, err
+}
+
+func (t *txn) OrphanReferrerTags(before time.Time, afterRepo, afterTag string, n int) ([]meta.TagRef, error) {
+	var out []meta.TagRef
+	err := t.rows("orphaned referrer tags", qOrphanReferrerTags, []any{before.UnixNano(), afterRepo, afterRepo, afterTag, limitOrAll(n)}, func(sc scanner) error {
+		var (
+			r       meta.TagRef
+			dg      string
+			updated int64
+		)
+		if err := sc.Scan(&r.Repo, &r.Tag, &dg, &updated); err != nil {
+			return err
+		}
+		r.Digest, r.UpdatedAt = digest.Digest(dg), fromNanos(updated)
+		out = append(out, r)
 		return nil
 	})
 	return out, err

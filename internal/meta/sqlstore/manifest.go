@@ -155,11 +155,19 @@ func (t *txn) PutManifest(repo string, m meta.Manifest, refs meta.Refs) error {
 			return fmt.Errorf("meta: put manifest %s: child reference %s: %w", m.Digest, c, err)
 		}
 	}
-	return nil
+	return t.countManifest(repo, id, m)
 }
 
 func (t *txn) DeleteManifest(repo string, d digest.Digest) error {
-	return t.execOne(fmt.Sprintf("delete manifest %s from %s", d, repo), qDeleteManifest, repo, string(d))
+	what := fmt.Sprintf("delete manifest %s from %s", d, repo)
+	var id, repoID int64
+	if err := t.queryRow(qManifestID, []any{repo, string(d)}, &id, &repoID); err != nil {
+		return notFound(what, err)
+	}
+	if err := t.uncountManifest(repo, id, d); err != nil {
+		return err
+	}
+	return t.execOne(what, qDeleteManifest, repo, string(d))
 }
 
 // ManifestRefs returns the references recorded for manifest d in repo

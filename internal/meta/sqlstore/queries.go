@@ -12,6 +12,7 @@ var (
 		qEventsAfter, qEventsAfterN,
 		qListBlobLinks, qListManifests,
 		qUser, qRobot, qProject, qMembershipsOf, qSigningKeys, qLoginThrottle, qImmutableRules,
+		qPullStats, qPullTotals, qProjectUsage, qUsageCounts,
 	}
 	writeQueries = []string{
 		qEnsureRepo, qLinkBlob, qUnlinkBlob,
@@ -19,6 +20,8 @@ var (
 		qManifestID, qTagPrevious, qTagCreate, qTagMove, qDeleteTag,
 		qUploadCreate, qUploadUpdate, qUploadDelete,
 		qEventInsert,
-		qLeaseAcquire, qLeaseRelease, qAppendAudit,
+		qLeaseAcquire, qLeaseRelease, qAppendAudit, qRecordPulls,
+		qSetProjectQuota, qLockUsage, qAddUsage, qUsageGrowth, qUsageRefBlobs,
+		qUsageSize, qUsageRef, qUsageUnrefManifest, qUsageDropManifest, qRepoID,
 	}
 )

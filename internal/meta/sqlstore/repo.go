@@ -49,7 +49,15 @@ func (t *txn) ListRepositories(last string, n int) ([]string, error) {
 }
 
 func (t *txn) DeleteRepository(name string) error {
-	return t.execOne("delete repository "+name, qDeleteRepo, name)
+	what := "delete repository " + name
+	var id int64
+	if err := t.queryRow(qRepoID, []any{name}, &id); err != nil {
+		return notFound(what, err)
+	}
+	if err := t.uncountRepository(name, id); err != nil {
+		return err
+	}
+	return t.execOne(what, qDeleteRepo, name)
 }
 
 func (t *txn) EnsureRepository(name string) error {

@@ -1,0 +1,122 @@
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics is the set of berth's metrics and the registry that serves them.
+type Metrics struct {
+	reg        *prometheus.Registry
+	gcRuns     *prometheus.CounterVec
+	gcDuration prometheus.Histogram
+	gcFreed    prometheus.Counter
+	gcRemoved  *prometheus.CounterVec
+}
+
+// New makes the metrics, with the Go runtime and process collectors.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		gcRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "berth_gc_runs_total", Help: "Garbage collection runs, by result (ok, failed).",
+		}, []string{"result"}),
+		gcDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "berth_gc_duration_seconds", Help: "How long garbage collection runs took.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 4, 10), // 10 ms to ~44 min
+		}),
+		gcFreed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "berth_gc_freed_bytes_total", Help: "Bytes of stored blobs garbage collection deleted.",
+		}),
+		gcRemoved: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "berth_gc_removed_total", Help: "What garbage collection removed, by kind (manifest, link, blob).",
+		}, []string{"kind"}),
+	}
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.gcRuns, m.gcDuration, m.gcFreed, m.gcRemoved)
+	for _, r := range []string{"ok", "failed"} {
+		m.gcRuns.WithLabelValues(r) // present from the start, at 0
+	}
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// GCRun is what one garbage collection run did.
+type GCRun struct {
+	Duration                time.Duration
+	Manifests, Links, Blobs int
+	Bytes                   int64
+}
+
+// ObserveGC records a finished run (dry runs are not reported here).
+func (m *Metrics) ObserveGC(r GCRun, err error) {
+	result := "ok"
+	if err != nil {
+		result = "failed"
+	}
+	m.gcRuns.WithLabelValues(result).Inc()
+	m.gcDuration.Observe(r.Duration.Seconds())
+	m.gcFreed.Add(float64(r.Bytes))
+	m.gcRemoved.WithLabelValues("manifest").Add(float64(r.Manifests))
+	m.gcRemoved.WithLabelValues("link").Add(float64(r.Links))
+	m.gcRemoved.WithLabelValues("blob").Add(float64(r.Blobs))
+}
+
+// ProjectUsage is one project's storage use and quota (0 = none).
+type ProjectUsage struct {
+	Project     string
+	Used, Quota int64
+}
+
+// UsageSource reads every project's usage; it is called at each scrape.
+type UsageSource func(ctx context.Context) ([]ProjectUsage, error)
+
+// WatchUsage exports the usage source reports as gauges, read at scrape
+// time (a failed read is logged and leaves the gauges out).
+func (m *Metrics) WatchUsage(src UsageSource, log *slog.Logger) {
+	m.reg.MustRegister(&usageCollector{src: src, log: log})
+}
+
+var (
+	usedDesc  = prometheus.NewDesc("berth_project_storage_bytes", "Bytes a project's repositories reference, each blob counted once per project.", []string{"project"}, nil)
+	quotaDesc = prometheus.NewDesc("berth_project_quota_bytes", "A project's storage quota in bytes (projects with a quota only).", []string{"project"}, nil)
+)
+
+// scrapeTimeout bounds the usage read of one scrape.
+const scrapeTimeout = 10 * time.Second
+
+type usageCollector struct {
+	src UsageSource
+	log *slog.Logger
+}
+
+func (c *usageCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- usedDesc
+	ch <- quotaDesc
+}
+
+func (c *usageCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	us, err := c.src(ctx)
+	if err != nil {
+		c.log.Error("metrics: project usage not read", "err", err)
+		return
+	}
+	for _, u := range us {
+		ch <- prometheus.MustNewConstMetric(usedDesc, prometheus.GaugeValue, float64(u.Used), u.Project)
+		if u.Quota > 0 {
+			ch <- prometheus.MustNewConstMetric(quotaDesc, prometheus.GaugeValue, float64(u.Quota), u.Project)
+		}
+	}
+}
