@@ -213,6 +213,9 @@ func writeMarkdown(w io.Writer, cells [][]string, ref, cand *Report) {
 	if line := authLine(ref, cand); line != "" {
 		fmt.Fprintf(w, "\n%s\n", line)
 	}
+	if line := gcLine(ref, cand); line != "" {
+		fmt.Fprintf(w, "\n%s\n", line)
+	}
 	for _, rep := range []*Report{ref, cand} {
 		for _, e := range rep.Errors {
 			fmt.Fprintf(w, "\n- **%s FAILED**: %s", rep.Label, esc(e))
@@ -224,7 +227,9 @@ func writeMarkdown(w io.Writer, cells [][]string, ref, cand *Report) {
 	fmt.Fprintln(w)
 }
 
-// settingsLine describes the run from whichever report has settings.
+// settingsLine describes the run from whichever report has settings: the
+// sizes of the scenarios it ran (all of them for reports that do not
+// record which).
 func settingsLine(reps ...*Report) string {
 	for _, r := range reps {
 		st := r.Settings
@@ -238,11 +243,40 @@ func settingsLine(reps ...*Report) string {
 			}
 			return formatBytes(n)
 		}
-		return fmt.Sprintf("Measured %s on %s CPUs (client and server on the same machine): blob %s; "+
-			"%s images × %s × %s by %s clients; %s connections (%s client) for %s; %s repositories; %s tags.",
-			r.Started.Format("2006-01-02 15:04 MST"), st["cpus"], size("blob_size"),
-			st["images"], st["layers"], size("layer_size"), st["push_clients"],
-			st["conns"], st["client"], st["duration"], st["repos"], st["tags"])
+		ran := func(names ...string) bool {
+			if st["scenarios"] == "" {
+				return true
+			}
+			for _, n := range names {
+				if contains(splitList(st["scenarios"]), n) {
+					return true
+				}
+			}
+			return false
+		}
+		var parts []string
+		if ran("push", "pull") {
+			parts = append(parts, "blob "+size("blob_size"))
+		}
+		if ran("small") {
+			parts = append(parts, fmt.Sprintf("%s images × %s × %s by %s clients",
+				st["images"], st["layers"], size("layer_size"), st["push_clients"]))
+		}
+		if ran("manifest", "head") {
+			parts = append(parts, fmt.Sprintf("%s connections (%s client) for %s", st["conns"], st["client"], st["duration"]))
+		}
+		if ran("catalog") {
+			parts = append(parts, st["repos"]+" repositories")
+		}
+		if ran("tags") {
+			parts = append(parts, st["tags"]+" tags")
+		}
+		if ran("gc") && st["gc_blobs"] != "" {
+			parts = append(parts, fmt.Sprintf("GC of %s unreferenced blobs of 1–4 KiB (pushed by %s clients) with %s images kept",
+				st["gc_blobs"], st["gc_clients"], st["gc_images"]))
+		}
+		return fmt.Sprintf("Measured %s on %s CPUs (client and server on the same machine): %s.",
+			r.Started.Format("2006-01-02 15:04 MST"), st["cpus"], strings.Join(parts, "; "))
 	}
 	return ""
 }
@@ -277,6 +311,36 @@ func authLine(reps ...*Report) string {
 		return ""
 	}
 	return "Authentication: " + strings.Join(parts, "; ") + "."
+}
+
+// gcModes names the bench's -json "gc_mode" settings.
+var gcModes = map[string]string{
+	"online":  "online (the server collects while it serves; its RSS is the collector's)",
+	"offline": "offline (server stopped, a separate collector process, then restarted)",
+	"none":    "not run",
+}
+
+// gcLine says how each registry collected garbage, when a report has gc
+// metrics.
+func gcLine(reps ...*Report) string {
+	ran := false
+	for _, r := range reps {
+		for _, m := range r.Metrics {
+			ran = ran || m.Scenario == "gc"
+		}
+	}
+	if !ran {
+		return ""
+	}
+	var parts []string
+	for _, r := range reps {
+		text, ok := gcModes[r.Settings["gc_mode"]]
+		if !ok {
+			text = "not recorded"
+		}
+		parts = append(parts, r.Label+": "+text)
+	}
+	return "GC: " + strings.Join(parts, "; ") + ". GC time is the collection only."
 }
 
 // loadReport reads a -json report; a missing or broken one becomes an empty
@@ -320,6 +384,9 @@ func runCompare(args []string, stdout io.Writer) error {
 	fmt.Fprintln(stdout)
 	fmt.Fprintln(stdout, ratioNote)
 	if line := authLine(ref, cand); line != "" {
+		fmt.Fprintln(stdout, line)
+	}
+	if line := gcLine(ref, cand); line != "" {
 		fmt.Fprintln(stdout, line)
 	}
 	for _, rep := range []*Report{ref, cand} {

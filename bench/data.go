@@ -132,15 +132,23 @@ type ociConfig struct {
 // seeded by (seed, kind, id); id also goes into a config label so images
 // with no layers still differ.
 func makeImage(seed, kind, id uint64, nLayers, layerSize int) image {
-	var img image
+	layers := make([]blobData, 0, nLayers)
+	for j := range nLayers {
+		layers = append(layers, randBlob(seedFor(seed, kind, id, uint64(j)), layerSize))
+	}
+	return assembleImage(fmt.Sprintf("%d-%d", kind, id), layers)
+}
+
+// assembleImage builds the config (labelled with label, so images of the
+// same layers differ) and the manifest of an image made of layers.
+func assembleImage(label string, layers []blobData) image {
+	img := image{layers: layers}
 	cfg := ociConfig{Architecture: "amd64", OS: "linux"}
-	cfg.Config.Labels = map[string]string{"bench.id": fmt.Sprintf("%d-%d", kind, id)}
+	cfg.Config.Labels = map[string]string{"bench.id": label}
 	cfg.RootFS.Type = "layers"
 	cfg.RootFS.DiffIDs = []string{}
 	m := ociManifest{SchemaVersion: 2, MediaType: mtOCIManifest, Layers: []descriptor{}}
-	for j := range nLayers {
-		l := randBlob(seedFor(seed, kind, id, uint64(j)), layerSize)
-		img.layers = append(img.layers, l)
+	for _, l := range layers {
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, l.digest)
 		m.Layers = append(m.Layers, descriptor{MediaType: mtOCILayer, Digest: l.digest, Size: int64(len(l.data))})
 	}

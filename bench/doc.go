@@ -1,8 +1,10 @@
 // Command bench measures a container registry over the Docker Registry HTTP
 // API V2 / OCI Distribution API: a large blob push and pull, many small image
 // pushes from concurrent clients, manifest GET and blob HEAD under 64
-// concurrent connections, catalog and tag-list paging, and the server's
-// resident memory and CPU time read from /proc.
+// concurrent connections, catalog and tag-list paging, garbage collection of
+// many unreferenced blobs (online through an API, or offline by a command
+// run while the server is stopped: gchook.go), and the server's resident
+// memory and CPU time read from /proc.
 //
 // It drives any registry address, so the same run can be made against berth
 // and against a reference registry; bench/run.sh does exactly that and

@@ -30,9 +30,13 @@ type options struct {
 	repos, tags                     int
 	setupClients, tagClients        int
 	wait, timeout, rssEvery, budget time.Duration
+
+	gcBlobs, gcImages, gcClients int
+	gcAPI, gcCmd, gcRestart      string
+	gcGrace                      time.Duration
 }
 
-var allScenarios = []string{"push", "pull", "small", "manifest", "head", "catalog", "tags"}
+var allScenarios = []string{"push", "pull", "small", "manifest", "head", "catalog", "tags", "gc"}
 
 // quickDefaults are applied by -quick to every flag not set explicitly.
 var quickDefaults = map[string]string{
@@ -42,6 +46,7 @@ var quickDefaults = map[string]string{
 	"warmup":    "300ms",
 	"repos":     "300",
 	"tags":      "300",
+	"gc-blobs":  "2000",
 }
 
 func newFlagSet(o *options) *flag.FlagSet {
@@ -71,10 +76,17 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.IntVar(&o.tags, "tags", 5000, "tags created in one repository for tag-list paging")
 	fs.IntVar(&o.setupClients, "setup-clients", 16, "concurrent clients creating the catalog repositories")
 	fs.IntVar(&o.tagClients, "tag-clients", 8, "concurrent clients tagging (timed)")
+	fs.IntVar(&o.gcBlobs, "gc-blobs", 100000, "unreferenced blobs (1–4 KiB) pushed for the gc scenario")
+	fs.IntVar(&o.gcImages, "gc-images", 50, "images (with shared layers) the gc scenario's collection must keep")
+	fs.IntVar(&o.gcClients, "gc-clients", 32, "concurrent clients pushing the gc scenario's blobs")
+	fs.StringVar(&o.gcAPI, "gc-api", "", "online GC: POST this path (e.g. /api/v1/system/gc) with -user/-password as Basic credentials")
+	fs.StringVar(&o.gcCmd, "gc-cmd", "", "offline GC: stop -pid, run this command (sh -c; timed, its peak RSS measured), then -gc-restart")
+	fs.StringVar(&o.gcRestart, "gc-restart", "", "offline GC: command (sh -c) that starts the registry again and prints its PID on the last line")
+	fs.DurationVar(&o.gcGrace, "gc-grace", 0, "wait this long after the gc scenario's last push before collecting (the registry's GC grace period)")
 	fs.DurationVar(&o.wait, "wait", 30*time.Second, "how long to wait for GET /v2/ to answer 200")
 	fs.DurationVar(&o.timeout, "timeout", time.Minute, "timeout of each small request")
 	fs.DurationVar(&o.rssEvery, "rss-interval", 50*time.Millisecond, "VmRSS sampling interval")
-	fs.DurationVar(&o.budget, "budget", 20*time.Minute, "hard limit on the whole run")
+	fs.DurationVar(&o.budget, "budget", 30*time.Minute, "hard limit on the whole run")
 	return fs
 }
 
@@ -112,10 +124,32 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		}
 	}
 	if o.blobSize <= 0 || o.layerSize <= 0 || o.images <= 0 || o.conns <= 0 || o.pushClients <= 0 ||
-		o.repos <= 0 || o.tags <= 0 || o.setupClients <= 0 || o.tagClients <= 0 || o.duration <= 0 {
+		o.repos <= 0 || o.tags <= 0 || o.setupClients <= 0 || o.tagClients <= 0 || o.duration <= 0 ||
+		o.gcBlobs <= 0 || o.gcImages <= 0 || o.gcClients <= 0 || o.gcGrace < 0 {
 		return nil, fmt.Errorf("sizes, counts and durations must be positive")
 	}
+	if err := checkGCHooks(o); err != nil {
+		return nil, err
+	}
 	return o, nil
+}
+
+// checkGCHooks validates the gc scenario's way to collect: online or
+// offline, not both; offline needs the restart command and the PID to stop.
+func checkGCHooks(o *options) error {
+	switch {
+	case o.gcAPI != "" && o.gcCmd != "":
+		return fmt.Errorf("-gc-api and -gc-cmd exclude each other")
+	case o.gcAPI != "" && !strings.HasPrefix(o.gcAPI, "/"):
+		return fmt.Errorf("-gc-api is a path on -addr, starting with /, not %q", o.gcAPI)
+	case o.gcCmd != "" && o.gcRestart == "":
+		return fmt.Errorf("-gc-cmd needs -gc-restart (the registry is stopped while it runs)")
+	case o.gcRestart != "" && o.gcCmd == "":
+		return fmt.Errorf("-gc-restart goes with -gc-cmd")
+	case o.gcCmd != "" && o.pid <= 0:
+		return fmt.Errorf("-gc-cmd needs -pid: the registry is stopped by its PID before the collector runs")
+	}
+	return nil
 }
 
 func splitList(s string) []string {

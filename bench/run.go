@@ -47,6 +47,8 @@ type bench struct {
 	hot     image // the image manifest GET / blob HEAD hit
 	hotRepo string
 	hotDone bool
+
+	earlierHWM int64 // VmHWM of a server process the gc scenario stopped
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -102,13 +104,14 @@ var scenarioFuncs = map[string]scenarioFunc{
 	"head":     scenarioHead,
 	"catalog":  scenarioCatalog,
 	"tags":     scenarioTags,
+	"gc":       scenarioGC,
 }
 
 // run executes the selected scenarios in their canonical order; a failing
 // scenario is recorded in Report.Errors and the next one still runs.
 func run(ctx context.Context, o *options, log io.Writer) *Report {
 	rep := &Report{Label: o.label, Addr: o.addr, Started: time.Now().UTC(), Settings: settings(o)}
-	c, err := newClient(o.addr, max(o.conns, o.pushClients, o.setupClients, o.tagClients), o.timeout)
+	c, err := newClient(o.addr, max(o.conns, o.pushClients, o.setupClients, o.tagClients, o.gcClients), o.timeout)
 	if err != nil {
 		rep.Errors = append(rep.Errors, err.Error())
 		return rep
@@ -148,15 +151,20 @@ func run(ctx context.Context, o *options, log io.Writer) *Report {
 		// write into a page cache that is not already being flushed.
 		syscall.Sync()
 		b.logf("scenario %s", name)
+		// The gc scenario measures its collector itself (which may be
+		// another process than the server, and may restart the server).
 		var rss *rssSampler
-		if o.pid > 0 {
+		pid0 := o.pid
+		if o.pid > 0 && name != "gc" {
 			rss = startRSS(o.pid, o.rssEvery)
 		}
 		start := time.Now()
 		fetched0 := b.tokenFetches()
 		snap0, snapErr := takeCPUSnapshot(o.pid)
 		err := scenarioFuncs[name](ctx, b)
-		if snap1, err1 := takeCPUSnapshot(o.pid); snapErr == nil && err1 == nil {
+		if o.pid != pid0 {
+			b.logf("  (server restarted: other processes' CPU not checked)")
+		} else if snap1, err1 := takeCPUSnapshot(o.pid); snapErr == nil && err1 == nil {
 			if fc := foreignCores(snap0, snap1); fc > foreignLimit {
 				b.warn(fmt.Sprintf("%s: other processes (or kernel threads) kept %.2f CPUs busy on average during the scenario; its numbers are noisy", name, fc))
 			}
@@ -181,6 +189,7 @@ func run(ctx context.Context, o *options, log io.Writer) *Report {
 	}
 	if o.pid > 0 && ctx.Err() == nil {
 		if hwm, err := statusBytes(o.pid, "VmHWM"); err == nil {
+			hwm = max(hwm, b.earlierHWM)
 			b.add("all", "vmhwm_mib", "server VmHWM (whole run)", float64(hwm)/(1<<20), "MiB", "lower")
 		} else {
 			rep.Errors = append(rep.Errors, err.Error())
@@ -217,6 +226,10 @@ func settings(o *options) map[string]string {
 		"prefix":        o.prefix,
 		"user":          o.user,
 		"cpus":          fmt.Sprint(runtime.NumCPU()),
+		"gc_blobs":      fmt.Sprint(o.gcBlobs),
+		"gc_images":     fmt.Sprint(o.gcImages),
+		"gc_clients":    fmt.Sprint(o.gcClients),
+		"gc_mode":       gcMode(o),
 	}
 }
 
@@ -256,4 +269,15 @@ feed:
 		firstErr = ctx.Err()
 	}
 	return firstErr
+}
+
+// gcMode names how the gc scenario collects: online, offline or none.
+func gcMode(o *options) string {
+	switch {
+	case o.gcAPI != "":
+		return "online"
+	case o.gcCmd != "":
+		return "offline"
+	}
+	return "none"
 }

@@ -12,12 +12,19 @@
 # authenticates with Bearer tokens as docker does. docker-registry runs
 # without authentication.
 #
+# The gc scenario collects garbage the way each registry does: berth online
+# (POST /api/v1/system/gc; started with BERTH_GC_GRACE=1s and
+# BERTH_GC_SCHEDULED=false), docker-registry offline (the bench stops it,
+# runs garbage-collect and starts it again with restart.sh).
+#
 # Environment:
 #   BENCH_CANDIDATE=reference   run docker-registry in the berth slot too
 #                               (tests the harness before berth serves)
 #   BENCH_KEEP=1                keep the temp dir (logs, data, JSON reports)
 #   BENCH_BERTH_BIN=PATH        benchmark this berth binary instead of
 #                               building bin/berth
+#   BENCH_RESULTS=PATH         write the table there instead of bench/results.md
+#                               (e.g. for a run of some scenarios only)
 #   BENCH_CLUSTER=1             also run berth on PostgreSQL + S3 (a private
 #                               PostgreSQL cluster and versitygw on 127.0.0.1,
 #                               started by scripts/lib) and write the cost of
@@ -98,13 +105,54 @@ YAML
 	docker-registry serve "$dir/config.yml" >"$dir/server.log" 2>&1 &
 	server_pid=$!
 	pids+=("$server_pid")
+	# The gc scenario stops this server, runs garbage-collect and starts it
+	# again with this script, which prints the new PID (and leaves it in
+	# server.pid for run_one).
+	cat >"$dir/restart.sh" <<SH
+#!/bin/sh
+docker-registry serve $(printf %q "$dir/config.yml") >>$(printf %q "$dir/server.log") 2>&1 </dev/null &
+echo \$! >$(printf %q "$dir/server.pid")
+echo \$!
+SH
+}
+
+# gc_flags KIND DIR: how the gc scenario makes this kind of registry
+# collect: docker-registry offline (stopped, garbage-collect, restarted),
+# berth online through its API, after its grace period (BERTH_GC_GRACE).
+gc_flags() {
+	local kind=$1 dir=$2
+	if [[ $kind == reference ]]; then
+		gc=(-gc-cmd "docker-registry garbage-collect $(printf %q "$dir/config.yml")" -gc-restart "sh $(printf %q "$dir/restart.sh")")
+	else
+		gc=(-gc-api /api/v1/system/gc -gc-grace 2s)
+	fi
+}
+
+# alive PID: the process exists and is no zombie (a server the gc scenario
+# restarted is not our child, and nobody may reap it here).
+alive() {
+	local st
+	st=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $st != Z* ]]
+}
+
+# stop_server PID: SIGTERM, then wait until it has exited.
+stop_server() {
+	local pid=$1 i
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	for ((i = 0; i < 200; i++)); do
+		alive "$pid" || return 0
+		sleep 0.05
+	done
+	log "server $pid did not exit"
 }
 
 # start_berth DIR PORT: starts bin/berth with a fresh data dir; sets server_pid.
 start_berth() {
 	local dir=$1 port=$2
 	mkdir -p "$dir/data"
-	BERTH_LOG_LEVEL=warn BERTH_ADMIN_PASSWORD="$admin_password" "$berth_bin" serve --addr "127.0.0.1:$port" --data "$dir/data" >"$dir/server.log" 2>&1 &
+	BERTH_LOG_LEVEL=warn BERTH_ADMIN_PASSWORD="$admin_password" BERTH_GC_GRACE=1s BERTH_GC_SCHEDULED=false \
+		"$berth_bin" serve --addr "127.0.0.1:$port" --data "$dir/data" >"$dir/server.log" 2>&1 &
 	server_pid=$!
 	pids+=("$server_pid")
 }
@@ -114,16 +162,17 @@ status=0
 run_one() {
 	local slot=$1 kind=$2 port dir
 	shift 2
-	local auth=()
+	local auth=() gc=()
 	[[ $kind == reference ]] || auth=(-user admin -password "$admin_password")
 	dir="$tmp/$slot"
 	mkdir -p "$dir"
+	gc_flags "$kind" "$dir"
 	port=$("$tmp/bench" freeport)
 	log "$slot: starting $kind on 127.0.0.1:$port"
 	"start_$kind" "$dir" "$port"
 	# In the background so that a TERM to this script is handled at once
 	# (bash runs traps only between foreground commands).
-	"$tmp/bench" -addr "127.0.0.1:$port" -pid "$server_pid" -label "$slot" -json "${auth[@]}" "$@" >"$tmp/$slot.json" &
+	"$tmp/bench" -addr "127.0.0.1:$port" -pid "$server_pid" -label "$slot" -json "${auth[@]}" "${gc[@]}" "$@" >"$tmp/$slot.json" &
 	local bench_pid=$!
 	pids+=("$bench_pid")
 	if ! wait "$bench_pid"; then
@@ -131,13 +180,22 @@ run_one() {
 		log "$slot: benchmark FAILED; last server log lines:"
 		tail -n 20 "$dir/server.log" | cut -c1-400 >&2 || true
 	fi
-	if ! kill -0 "$server_pid" 2>/dev/null; then
+	# The gc scenario may have restarted the server (offline GC).
+	if [[ -s $dir/server.pid ]]; then
+		local new_pid
+		new_pid=$(<"$dir/server.pid")
+		if [[ $new_pid != "$server_pid" ]]; then
+			wait "$server_pid" 2>/dev/null || true
+			server_pid=$new_pid
+			pids+=("$server_pid")
+		fi
+	fi
+	if ! alive "$server_pid"; then
 		status=1
 		log "$slot: server process died; last log lines:"
 		tail -n 20 "$dir/server.log" | cut -c1-400 >&2 || true
 	fi
-	kill "$server_pid" 2>/dev/null || true
-	wait "$server_pid" 2>/dev/null || true
+	stop_server "$server_pid"
 	# Free the page cache the run filled so the next one starts alike.
 	rm -rf "$dir/data"
 }
@@ -145,7 +203,8 @@ run_one() {
 # start_cluster DIR PORT: berth on the PostgreSQL and S3 servers below.
 start_cluster() {
 	local dir=$1 port=$2
-	BERTH_LOG_LEVEL=warn BERTH_ADMIN_PASSWORD="$admin_password" BERTH_METADATA_DRIVER=postgres BERTH_METADATA_POSTGRES_DSN="$BERTH_TEST_PG_DSN" \
+	BERTH_LOG_LEVEL=warn BERTH_ADMIN_PASSWORD="$admin_password" BERTH_GC_GRACE=1s BERTH_GC_SCHEDULED=false \
+		BERTH_METADATA_DRIVER=postgres BERTH_METADATA_POSTGRES_DSN="$BERTH_TEST_PG_DSN" \
 		BERTH_STORAGE_DRIVER=s3 BERTH_STORAGE_S3_ENDPOINT="$BERTH_TEST_S3_ENDPOINT" BERTH_STORAGE_S3_INSECURE=true \
 		BERTH_STORAGE_S3_BUCKET="$BERTH_TEST_S3_BUCKET" BERTH_STORAGE_S3_REGION="$BERTH_TEST_S3_REGION" \
 		BERTH_STORAGE_S3_ACCESS_KEY="$BERTH_TEST_S3_ACCESS_KEY" BERTH_STORAGE_S3_SECRET_KEY="$BERTH_TEST_S3_SECRET_KEY" \
@@ -178,6 +237,7 @@ fi
 echo
 new_label=berth
 [[ $candidate == berth ]] || new_label="$candidate (berth slot)"
-"$tmp/bench" compare -ref "$tmp/reference.json" -new "$tmp/berth.json" -new-label "$new_label" -md bench/results.md
-log "table written to bench/results.md"
+results=${BENCH_RESULTS:-bench/results.md}
+"$tmp/bench" compare -ref "$tmp/reference.json" -new "$tmp/berth.json" -new-label "$new_label" -md "$results"
+log "table written to $results"
 exit "$status"

@@ -17,6 +17,8 @@ const (
 	kindHot
 	kindCatalog
 	kindTags
+	kindGC
+	kindGCKeep
 )
 
 // bigDigest generates the big blob's stream once to learn its digest.
