@@ -84,6 +84,7 @@ info "$(go version)"
 if [ "$MODE" != quick ]; then
 	ensure_packages dockerd=docker.io docker=docker.io mount=mount curl=curl ss=iproute2
 	ensure_nginx
+	ensure_promtool
 	[ "$E2E_TARGET" = distribution ] && ensure_packages docker-registry=docker-registry
 fi
 section_done
@@ -119,6 +120,20 @@ fi
 if [ "$MODE" != e2e ]; then
 	section "unit and HTTP tests"
 	go test -timeout 10m ./...
+	section_done
+fi
+
+# ---------------------------------------------------------------------------
+if [ "$MODE" != e2e ]; then
+	section "monitoring rules (promtool)"
+	if command -v promtool >/dev/null 2>&1; then
+		promtool check rules deploy/monitoring/berth-alerts.yml
+		(cd deploy/monitoring && promtool test rules berth-alerts_test.yml)
+	elif [ "$MODE" = all ]; then
+		die "promtool is missing (apt-get install prometheus)"
+	else
+		info "promtool is missing: rules not checked (--quick installs nothing)"
+	fi
 	section_done
 fi
 

@@ -14,8 +14,30 @@ type Actor struct {
 
 type key struct{}
 
-// With returns ctx carrying a.
-func With(ctx context.Context, a Actor) context.Context { return context.WithValue(ctx, key{}, a) }
+// With returns ctx carrying a; a Slot that ctx tracks (see Track) records a.
+func With(ctx context.Context, a Actor) context.Context {
+	if s, ok := ctx.Value(slotKey{}).(*Slot); ok {
+		s.a = a
+	}
+	return context.WithValue(ctx, key{}, a)
+}
+
+// Slot receives the actor that handlers further down find for a request,
+// so that a middleware that ran before them (the access log) can read it
+// afterwards. It is written and read on the request's goroutine.
+type Slot struct{ a Actor }
+
+// Actor is the last actor With put in a context derived from the tracking
+// one (the zero Actor when none was).
+func (s *Slot) Actor() Actor { return s.a }
+
+type slotKey struct{}
+
+// Track returns ctx carrying s: every With on it, or on a context derived
+// from it, also stores its actor in s.
+func Track(ctx context.Context, s *Slot) context.Context {
+	return context.WithValue(ctx, slotKey{}, s)
+}
 
 // From returns the actor of ctx (the zero Actor when none was set).
 func From(ctx context.Context) Actor {

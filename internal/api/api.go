@@ -137,7 +137,7 @@ func (x *API) writeError(w http.ResponseWriter, r *http.Request, actor auth.Iden
 	case errors.As(err, &mbe):
 		status, code, msg = http.StatusRequestEntityTooLarge, "INVALID", "request body too large"
 	default:
-		x.log.Error("management request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		x.log.ErrorContext(r.Context(), "management request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

@@ -39,6 +39,9 @@ type App struct {
 	access  *auth.Service     // nil with auth.mode none
 	audit   *audit.Recorder
 	metrics *metrics.Metrics // nil: metrics.enabled off
+	health  *health
+	// accessLog writes a line per request; nil with log.access off.
+	accessLog *httpapi.AccessLog
 }
 
 // New builds the application: opens the stores (running metadata
@@ -47,6 +50,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	log = slog.New(httpapi.LogHandler(log.Handler())) // request_id on *Context records
 	ctx := context.Background()
 	blobs, err := openBlobs(ctx, cfg)
 	if err != nil {
@@ -99,23 +103,31 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		_ = md.Close()
 		return nil, err
 	}
+	if cfg.Log.Access {
+		edge.AccessLog = httpapi.NewAccessLog(log, accessLogQueue)
+	}
 	a := &App{cfg: cfg, log: log, blobs: blobs, meta: md, svc: svc, handler: httpapi.Edge(mux, edge, log), access: access, audit: rec}
+	a.accessLog, a.health = edge.AccessLog, newHealth(cfg.Health, blobs, md, log)
 	if mgmt != nil {
 		mgmt.WithGC(a.RunGC, cfg.GC.Grace)
 		mgmt.WithRetention(a.RunRetention)
 	}
 	if cfg.HTTP.TLS.Certificate != "" {
 		if a.tls, err = tlscert.New(cfg.HTTP.TLS.Certificate, cfg.HTTP.TLS.Key, log); err != nil {
+			a.accessLog.Close()
 			rec.Close()
 			_ = md.Close()
 			return nil, err
 		}
 	}
-	a.mountMetrics(mux, mgmt)
+	a.mountMetrics(mux, mgmt, v2)
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
 	return a, nil
 }
+
+// accessLogQueue is how many access log lines may wait for the writer.
+const accessLogQueue = 8192
 
 // redirectTTL is how long presigned blob URLs last, 0 when redirects are off.
 func redirectTTL(cfg config.Config) time.Duration {
@@ -163,6 +175,8 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	go a.gcLoop(bg)
 	go a.retentionLoop(bg)
 	go a.serveDebug(bg)
+	go a.health.loop(bg)
+	go a.serveMetrics(bg)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -320,9 +334,11 @@ func (a *App) auditPurgeLoop(ctx context.Context) {
 	})
 }
 
-// Close writes the queued audit events and releases the stores.
+// Close writes the queued audit events and access log lines and releases
+// the stores.
 func (a *App) Close() error {
 	a.audit.Close()
+	a.accessLog.Close()
 	return a.meta.Close()
 }
 

@@ -24,6 +24,7 @@ type Config struct {
 	Metrics   Metrics   `yaml:"metrics"`
 	Secrets   Secrets   `yaml:"secrets"`
 	Log       Log       `yaml:"log"`
+	Health    Health    `yaml:"health"`
 }
 
 // GC is online garbage collection.
@@ -41,6 +42,8 @@ type GC struct {
 // Metrics is the Prometheus endpoint.
 type Metrics struct {
 	Enabled bool `yaml:"enabled" key:"metrics.enabled" desc:"Serve Prometheus metrics at /metrics (to system admins, with their credentials, unless auth.mode is none)."`
+	// Addr moves /metrics to a listener of its own, without authentication.
+	Addr string `yaml:"addr" key:"metrics.addr" desc:"Listen address of a separate metrics server (empty = /metrics on the main listener): it serves /metrics without authentication, so keep it on a private interface, and the main listener no longer serves it."`
 }
 
 // Retention runs the projects' retention rules.
@@ -219,6 +222,16 @@ type Log struct {
 	Level string `yaml:"level" key:"log.level" desc:"Log level: debug, info, warn or error."`
 	// Format is text or json.
 	Format string `yaml:"format" key:"log.format" desc:"Log format: text or json."`
+	// Access writes one line per request (buffered, off the request path).
+	Access bool `yaml:"access" key:"log.access" desc:"Log one line per request (user, method, path, repository, status, bytes, duration, request ID, client), written off the request path; lines are dropped, and counted, rather than slow a request."`
+}
+
+// Health is the readiness check behind /readyz: the blob and metadata
+// stores are probed in the background, not per request.
+type Health struct {
+	Interval  time.Duration `yaml:"interval" key:"health.interval" desc:"How often the blob store (a write probe) and the metadata store are checked for /readyz."`
+	Threshold int           `yaml:"threshold" key:"health.threshold" desc:"Consecutive failed checks of a store before /readyz answers 503 (one success makes it ready again)."`
+	Timeout   time.Duration `yaml:"timeout" key:"health.timeout" desc:"Time each store check may take before it counts as failed."`
 }
 
 // Default returns the configuration berth runs with when nothing is set.
@@ -250,6 +263,7 @@ func Default() Config {
 		Retention: Retention{Scheduled: true, Interval: 24 * time.Hour},
 		Metrics:   Metrics{Enabled: true},
 		Verify:    Verify{Scheduled: true, Interval: 7 * 24 * time.Hour, Rate: 50 << 20},
-		Log:       Log{Level: "info", Format: "text"},
+		Log:       Log{Level: "info", Format: "text", Access: true},
+		Health:    Health{Interval: 10 * time.Second, Threshold: 2, Timeout: 5 * time.Second},
 	}
 }

@@ -47,6 +47,7 @@ func TestKeys(t *testing.T) {
 	tests := []Key{
 		{Path: "version", Env: "", Type: "int", Default: "1"},
 		{Path: "http.addr", Env: "BERTH_HTTP_ADDR", Type: "string", Default: "0.0.0.0:5000"},
+		{Path: "metrics.addr", Env: "BERTH_METRICS_ADDR", Type: "string", Default: ""},
 		{Path: "http.shutdown_timeout", Env: "BERTH_HTTP_SHUTDOWN_TIMEOUT", Type: "duration", Default: "30s"},
 		{Path: "http.debug_addr", Env: "BERTH_HTTP_DEBUG_ADDR", Type: "string", Default: ""},
 		{Path: "storage.path", Env: "BERTH_STORAGE_PATH", Type: "string", Default: "./berth-data"},
@@ -61,6 +62,10 @@ func TestKeys(t *testing.T) {
 		{Path: "metadata.postgres.max_conns", Env: "BERTH_METADATA_POSTGRES_MAX_CONNS", Type: "int", Default: "20"},
 		{Path: "registry.cache_size", Env: "BERTH_REGISTRY_CACHE_SIZE", Type: "size", Default: "16MiB"},
 		{Path: "log.level", Env: "BERTH_LOG_LEVEL", Type: "string", Default: "info"},
+		{Path: "log.access", Env: "BERTH_LOG_ACCESS", Type: "bool", Default: "true"},
+		{Path: "health.interval", Env: "BERTH_HEALTH_INTERVAL", Type: "duration", Default: "10s"},
+		{Path: "health.threshold", Env: "BERTH_HEALTH_THRESHOLD", Type: "int", Default: "2"},
+		{Path: "health.timeout", Env: "BERTH_HEALTH_TIMEOUT", Type: "duration", Default: "5s"},
 	}
 	for _, want := range tests {
 		t.Run(want.Path, func(t *testing.T) {
@@ -77,7 +82,7 @@ func TestKeys(t *testing.T) {
 			}
 		})
 	}
-	if n := len(Keys()); n != 81 {
+	if n := len(Keys()); n != 86 {
 		t.Errorf("Keys() has %d keys; update this test and the docs when adding keys", n)
 	}
 }

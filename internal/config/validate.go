@@ -34,6 +34,11 @@ func (c Config) Validate() error {
 			v.bad("http.debug_addr", "must be empty or host:port, like 127.0.0.1:6060 (got %q: %v)", c.HTTP.DebugAddr, err)
 		}
 	}
+	if c.Metrics.Addr != "" {
+		if err := checkHostPort(c.Metrics.Addr); err != nil {
+			v.bad("metrics.addr", "must be empty or host:port, like 127.0.0.1:9090 (got %q: %v)", c.Metrics.Addr, err)
+		}
+	}
 	v.oneOf("storage.driver", c.Storage.Driver, "filesystem", "s3")
 	if c.Storage.Path == "" {
 		v.bad("storage.path", "must not be empty")
@@ -154,6 +159,9 @@ func (c Config) Validate() error {
 	}
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "text", "json")
+	if c.Health.Threshold < 1 {
+		v.bad("health.threshold", "must be at least 1 (got %d)", c.Health.Threshold)
+	}
 
 	root := reflect.ValueOf(c)
 	for _, f := range mustFields(root.Type()) {

@@ -15,6 +15,11 @@ func TestValidate(t *testing.T) {
 		{name: "port only", edit: func(c *Config) { c.HTTP.Addr = ":5000" }},
 		{name: "ipv6 and port 0", edit: func(c *Config) { c.HTTP.Addr = "[::1]:0" }},
 		{name: "no size limit", edit: func(c *Config) { c.Storage.MaxBlobSize = 0 }},
+		{
+			name: "health check settings",
+			edit: func(c *Config) { c.Health.Threshold = 0; c.Health.Interval = 0 },
+			want: []string{"health.interval: must be a positive duration", "health.threshold: must be at least 1"},
+		},
 		{name: "a secrets key", edit: func(c *Config) { c.Secrets.Key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" }},
 		{
 			name: "bad secrets keys",
@@ -70,6 +75,11 @@ func TestValidate(t *testing.T) {
 			name: "addr without port",
 			edit: func(c *Config) { c.HTTP.Addr = "localhost" },
 			want: []string{`http.addr: must be host:port, like 0.0.0.0:5000 or :5000 (got "localhost": missing port in address)`},
+		},
+		{
+			name: "metrics addr without port",
+			edit: func(c *Config) { c.Metrics.Addr = "127.0.0.1" },
+			want: []string{`metrics.addr: must be empty or host:port, like 127.0.0.1:9090 (got "127.0.0.1": missing port in address)`},
 		},
 		{
 			name: "addr with bad port",

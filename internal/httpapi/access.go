@@ -185,7 +185,8 @@ func (a *API) baseURL(r *http.Request) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	if fw, ok := r.Context().Value(forwardedKey).(forwarded); ok {
+	if ri := infoOf(r.Context()); ri != nil {
+		fw := ri.fw
 		if fw.scheme != "" {
 			scheme = fw.scheme
 		}

@@ -31,6 +31,7 @@ func (a *API) recordPull(r *http.Request, repo, digest, tag string) {
 
 // recordLogin records a login, failed or not, by the name the client gave.
 func (a *API) recordLogin(r *http.Request, action, name, detail string) {
+	a.countLoginFailure(action)
 	if a.audit == nil {
 		return
 	}

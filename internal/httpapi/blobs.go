@@ -62,7 +62,7 @@ func (a *API) getBlob(w http.ResponseWriter, r *http.Request, rt route) error {
 		return err
 	}
 	if a.verifyOnRead {
-		rc = newVerifyingReader(rc, d, info.Size, a.log)
+		rc = newVerifyingReader(rc, d, info.Size, a.log.With("request_id", RequestID(r.Context())))
 	}
 	defer rc.Close()
 	h.Set("Content-Type", "application/octet-stream")

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-registry/berth/internal/actor"
 	"github.com/berth-registry/berth/internal/errcode"
 )
 
@@ -27,26 +27,49 @@ type EdgeOptions struct {
 	// address may make on average, in bursts of up to RateBurst.
 	RateLimit float64
 	RateBurst int
+	// AccessLog, when not nil, gets a line for every request.
+	AccessLog *AccessLog
 }
-
-type edgeKey int
-
-const forwardedKey edgeKey = iota
 
 // forwarded is what a trusted proxy said about the client.
 type forwarded struct {
 	scheme, host string
 	client       netip.Addr
+	proxied      bool // the request came from a trusted proxy
 }
 
-// Edge wraps the whole server: security headers on every response, the
-// network allow-lists, and the X-Forwarded-* headers of trusted proxies.
-// Health checks are exempt from the allow-lists (load balancers probe
-// them).
+// Edge wraps the whole server: a request ID on every request (returned in
+// X-Request-Id and carried in its context for the logs), the access log,
+// security headers on every response, the network allow-lists, and the
+// X-Forwarded-* headers of trusted proxies. Health checks are exempt from
+// the allow-lists (load balancers probe them).
 func Edge(next http.Handler, o EdgeOptions, log *slog.Logger) http.Handler {
 	var limiter *rateLimiter
 	if o.RateLimit > 0 {
 		limiter = newRateLimiter(o.RateLimit, o.RateBurst)
+	}
+	guard := func(w http.ResponseWriter, r *http.Request, client netip.Addr) {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if len(o.Allow) > 0 && !inAny(client, o.Allow) {
+			writeError(w, r, log, errcode.Denied.Errorf("requests from %s are not allowed here", client))
+			return
+		}
+		if len(o.PushAllow) > 0 && isWrite(r) && !inAny(client, o.PushAllow) {
+			writeError(w, r, log, errcode.Denied.Errorf("pushes and deletes from %s are not allowed here", client))
+			return
+		}
+		if limiter != nil {
+			if ok, wait := limiter.allow(client); !ok {
+				secs := int((wait + time.Second - 1) / time.Second)
+				writeError(w, r, log, errcode.TooManyRequests.Errorf("request rate limit of %g per second exceeded", o.RateLimit).
+					WithHeader("Retry-After", strconv.Itoa(max(secs, 1))))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -56,31 +79,23 @@ func Edge(next http.Handler, o EdgeOptions, log *slog.Logger) http.Handler {
 			h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 			h.Set("Referrer-Policy", "no-referrer")
 		}
-		fw := clientOf(r, o.TrustedProxies)
-		if fw.scheme != "" || fw.host != "" || fw.client != remoteAddr(r) {
-			r = r.WithContext(context.WithValue(r.Context(), forwardedKey, fw))
-		}
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
-			next.ServeHTTP(w, r)
+		ri := &reqInfo{Context: r.Context(), fw: clientOf(r, o.TrustedProxies)}
+		ri.id = requestIDOf(r, ri.fw.proxied)
+		ri.hdr[0] = ri.id
+		h[RequestIDHeader] = ri.hdr[:]
+		if o.AccessLog == nil {
+			guard(w, r.WithContext(ri), ri.fw.client)
 			return
 		}
-		if len(o.Allow) > 0 && !inAny(fw.client, o.Allow) {
-			writeError(w, r, log, errcode.Denied.Errorf("requests from %s are not allowed here", fw.client))
-			return
+		rec := o.AccessLog.begin(w, r)
+		r = r.WithContext(actor.Track(ri, &rec.slot))
+		if rec.body.rc != nil {
+			r.Body = &rec.body
 		}
-		if len(o.PushAllow) > 0 && isWrite(r) && !inAny(fw.client, o.PushAllow) {
-			writeError(w, r, log, errcode.Denied.Errorf("pushes and deletes from %s are not allowed here", fw.client))
-			return
-		}
-		if limiter != nil {
-			if ok, wait := limiter.allow(fw.client); !ok {
-				secs := int((wait + time.Second - 1) / time.Second)
-				writeError(w, r, log, errcode.TooManyRequests.Errorf("request rate limit of %g per second exceeded", o.RateLimit).
-					WithHeader("Retry-After", strconv.Itoa(max(secs, 1))))
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
+		panicked := true
+		defer func() { o.AccessLog.finish(rec, r, ri.id, ri.fw.client, panicked) }()
+		guard(rec, r, ri.fw.client)
+		panicked = false
 	})
 }
 
@@ -120,6 +135,7 @@ func clientOf(r *http.Request, trusted []netip.Prefix) forwarded {
 	if len(trusted) == 0 || !inAny(fw.client, trusted) {
 		return fw
 	}
+	fw.proxied = true
 	if p := firstValue(r.Header.Get("X-Forwarded-Proto")); p == "http" || p == "https" {
 		fw.scheme = p
 	}
@@ -148,8 +164,8 @@ func firstValue(s string) string {
 // ClientAddr is the client's address as berth believes it (for logs and
 // audit): the remote address, or what a trusted proxy said.
 func ClientAddr(r *http.Request) netip.Addr {
-	if fw, ok := r.Context().Value(forwardedKey).(forwarded); ok {
-		return fw.client
+	if ri := infoOf(r.Context()); ri != nil {
+		return ri.fw.client
 	}
 	return remoteAddr(r)
 }

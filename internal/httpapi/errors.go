@@ -38,7 +38,7 @@ func toErrcode(err error) (*errcode.Error, bool) {
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	e, known := toErrcode(err)
 	if !known {
-		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	h := w.Header()
 	h.Del("Content-Length")

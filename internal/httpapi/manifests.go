@@ -40,6 +40,7 @@ func (a *API) getManifest(w http.ResponseWriter, r *http.Request, rt route) erro
 	if r.Method == http.MethodGet {
 		_, _ = w.Write(m.Content)
 		a.recordPull(r, rt.name, m.Digest.String(), ref.Tag)
+		a.countOperation(rt.name, "pull")
 	}
 	return nil
 }
@@ -76,6 +77,7 @@ func (a *API) putManifest(w http.ResponseWriter, r *http.Request, rt route) erro
 	}
 	h.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusCreated)
+	a.countOperation(rt.name, "push")
 	return nil
 }
 
@@ -89,6 +91,7 @@ func (a *API) deleteManifest(w http.ResponseWriter, r *http.Request, rt route) e
 	}
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusAccepted)
+	a.countOperation(rt.name, "delete")
 	return nil
 }
 

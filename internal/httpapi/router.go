@@ -21,6 +21,7 @@ type API struct {
 	// verifyOnRead hashes served blobs (storage.verify_on_read).
 	verifyOnRead bool
 	audit        AuditSink
+	meter        Meter // nil: no metrics
 }
 
 // New returns the /v2/ handler, open to everyone until WithAccess.
@@ -103,7 +104,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			a.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+			a.log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
 			writeError(w, r, a.log, errcode.Unknown.New())
 		}
 	}()

@@ -18,6 +18,7 @@ type Metrics struct {
 	gcDuration prometheus.Histogram
 	gcFreed    prometheus.Counter
 	gcRemoved  *prometheus.CounterVec
+	http       *httpMetrics
 }
 
 // New makes the metrics, with the Go runtime and process collectors.
@@ -37,9 +38,11 @@ func New() *Metrics {
 		gcRemoved: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "berth_gc_removed_total", Help: "What garbage collection removed, by kind (manifest, link, blob).",
 		}, []string{"kind"}),
+		http: newHTTPMetrics(),
 	}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.gcRuns, m.gcDuration, m.gcFreed, m.gcRemoved)
+	m.reg.MustRegister(m.http.collectors()...)
 	for _, r := range []string{"ok", "failed"} {
 		m.gcRuns.WithLabelValues(r) // present from the start, at 0
 	}
@@ -119,4 +122,34 @@ func (c *usageCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(quotaDesc, prometheus.GaugeValue, float64(u.Quota), u.Project)
 		}
 	}
+}
+
+// CountSource reads one figure; it is called at each scrape.
+type CountSource func(ctx context.Context) (int, error)
+
+var uploadsDesc = prometheus.NewDesc("berth_upload_sessions", "Blob upload sessions open (started and neither finished, cancelled nor purged yet), across the cluster.", nil, nil)
+
+// WatchUploads exports the number of open upload sessions src reports, read
+// at scrape time (a failed read is logged and leaves the gauge out).
+func (m *Metrics) WatchUploads(src CountSource, log *slog.Logger) {
+	m.reg.MustRegister(&countCollector{desc: uploadsDesc, src: src, log: log})
+}
+
+type countCollector struct {
+	desc *prometheus.Desc
+	src  CountSource
+	log  *slog.Logger
+}
+
+func (c *countCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *countCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	n, err := c.src(ctx)
+	if err != nil {
+		c.log.Error("metrics: figure not read", "metric", c.desc.String(), "err", err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n))
 }

@@ -26,3 +26,10 @@ ensure_packages() {
 	[ "$ours" -eq 1 ] && rm -f "$policy"
 	[ "$rc" -eq 0 ] || die "apt-get install ${missing[*]} failed ($rc)"
 }
+
+# ensure_promtool: promtool, from Debian's prometheus package, checks and
+# unit-tests the alerting rules in deploy/monitoring. ensure_packages keeps
+# the package's Prometheus server from starting.
+ensure_promtool() {
+	ensure_packages promtool=prometheus
+}
