@@ -72,6 +72,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		CacheSize:       cacheSize,
 		RedirectTTL:     redirectTTL(cfg),
 		Tags:            policy.Immutability{},
+		LinkRefresh:     cfg.GC.Grace / 2,
 	}, log)
 	mux := http.NewServeMux()
 	rec := audit.New(md, log, 10000)

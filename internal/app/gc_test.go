@@ -360,3 +360,38 @@ func TestGCOneAtATime(t *testing.T) {
 		t.Fatalf("gc.run audit events = %+v", page.Events)
 	}
 }
+
+// TestGCKeepsWhatAClientWasJustShown: a client that HEADs a blob its
+// repository holds may reference it without uploading it. An old link it
+// asks about is refreshed, so GC's grace period protects it again; a link
+// nobody asks about goes.
+func TestGCKeepsWhatAClientWasJustShown(t *testing.T) {
+	const grace = 2 * time.Second
+	a, base := startApp(t, func(cfg *config.Config) { cfg.GC.Grace = grace })
+	host := strings.TrimPrefix(base, "http://")
+	shown, ignored := randomLayer(t, 1500), randomLayer(t, 1501)
+	repo := mustRef(t, host+"/gc/shown:x").Context()
+	for _, l := range []v1.Layer{shown, ignored} {
+		if err := remote.WriteLayer(repo, l, asAdmin); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shownD, _ := shown.Digest()
+	ignoredD, _ := ignored.Digest()
+	time.Sleep(grace + 200*time.Millisecond) // both links are now older than the grace period
+	if code, _, _ := apiStatus(t, "HEAD", base+"/v2/gc/shown/blobs/"+shownD.String()); code != 200 {
+		t.Fatalf("HEAD = %d", code)
+	}
+	rep, err := a.RunGC(context.Background(), registry.GCOptions{Grace: grace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Links != 1 {
+		t.Fatalf("GC removed %d links, want only the one nobody asked about", rep.Links)
+	}
+	for d, want := range map[v1.Hash]int{shownD: 200, ignoredD: 404} {
+		if code, _, _ := apiStatus(t, "HEAD", base+"/v2/gc/shown/blobs/"+d.String()); code != want {
+			t.Errorf("HEAD %s after GC = %d, want %d", d, code, want)
+		}
+	}
+}

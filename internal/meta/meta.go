@@ -102,6 +102,10 @@ type RepoWriter interface {
 type BlobReader interface {
 	// BlobLink returns the size of blob d if it is linked to repo, else ErrNotFound.
 	BlobLink(repo string, d digest.Digest) (size int64, err error)
+	// BlobLinkInfo is BlobLink with the time the link was made or last
+	// refreshed (LinkedAt), which garbage collection's grace period counts
+	// from.
+	BlobLinkInfo(repo string, d digest.Digest) (BlobLink, error)
 	// ReposWithBlob returns up to limit repository names (sorted) that hold a
 	// link to d (for the automatic cross-repository mount).
 	ReposWithBlob(d digest.Digest, limit int) ([]string, error)
@@ -110,16 +114,24 @@ type BlobReader interface {
 	ListBlobLinks(repo string, after digest.Digest, n int) ([]BlobLink, error)
 }
 
-// BlobLink is one blob linked to a repository.
+// BlobLink is one blob linked to a repository. LinkedAt is filled by
+// BlobLinkInfo only.
 type BlobLink struct {
-	Digest digest.Digest
-	Size   int64
+	Digest   digest.Digest
+	Size     int64
+	LinkedAt time.Time
 }
 
 type BlobWriter interface {
 	// LinkBlob links blob d of the given size to repo (creating the repository
-	// if needed). Linking twice is not an error.
+	// if needed). Linking again is not an error: it refreshes the link's
+	// time, as TouchBlobLink does.
 	LinkBlob(repo string, d digest.Digest, size int64) error
+	// TouchBlobLink sets the link's time to at: a client was just told the
+	// repository holds the blob and may reference it without uploading it,
+	// so garbage collection's grace period starts again. ErrNotFound if
+	// there is no such link.
+	TouchBlobLink(repo string, d digest.Digest, at time.Time) error
 	// UnlinkBlob removes the link; ErrNotFound if it did not exist.
 	UnlinkBlob(repo string, d digest.Digest) error
 }

@@ -15,12 +15,16 @@ import (
 // StatBlob returns the size of blob d if it is linked to repo. It answers from
 // the index alone: a digest never leaks across repositories.
 func (s *Service) StatBlob(ctx context.Context, repo string, d digest.Digest) (blob.Info, error) {
-	var size int64
+	var l meta.BlobLink
 	err := s.meta.View(ctx, func(r meta.Reader) error {
 		var err error
-		size, err = r.BlobLink(repo, d)
+		l, err = r.BlobLinkInfo(repo, d)
 		return err
 	})
+	if err == nil && s.opts.LinkRefresh > 0 && s.opts.Now().Sub(l.LinkedAt) > s.opts.LinkRefresh {
+		err = s.refreshLink(ctx, repo, d)
+	}
+	size := l.Size
 	if errors.Is(err, meta.ErrNotFound) {
 		return blob.Info{}, errcode.BlobUnknown.WithDetail(map[string]string{"digest": d.String()})
 	}
@@ -31,6 +35,19 @@ func (s *Service) StatBlob(ctx context.Context, repo string, d digest.Digest) (b
 		return blob.Info{}, quarantinedError(d, reason)
 	}
 	return blob.Info{Digest: d, Size: size}, nil
+}
+
+// refreshLink restarts the grace period of an old link a client is about
+// to be told of, under the digest's lock that garbage collection's sweep
+// takes: either the sweep removed the link first (ErrNotFound: the client
+// hears the blob is unknown and uploads it) or it finds the link fresh.
+func (s *Service) refreshLink(ctx context.Context, repo string, d digest.Digest) error {
+	return s.meta.UpdateAsync(ctx, func(tx meta.Tx) error {
+		if err := tx.LockDigests(d); err != nil {
+			return err
+		}
+		return tx.TouchBlobLink(repo, d, s.opts.Now())
+	})
 }
 
 // OpenBlob opens blob d of repo for reading.

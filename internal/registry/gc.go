@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,8 +42,13 @@ type GCReport struct {
 	Duration  time.Duration
 }
 
-// gcPage is how many candidates one query returns.
-const gcPage = 500
+const (
+	// gcPage is how many candidates one query returns.
+	gcPage = 500
+	// gcBatch is how many candidates one transaction re-checks and
+	// removes: one commit (one fsync) for many removals.
+	gcBatch = 100
+)
 
 // GC removes, while the registry serves, what nothing refers to any more:
 // untagged manifests that are no child of a manifest kept in their
@@ -103,9 +109,10 @@ func (s *Service) GC(ctx context.Context, o GCOptions) (GCReport, error) {
 }
 
 // gcSweep pages through the candidates list returns (after the last one
-// of the previous page; nil = from the start) and, for each, runs remove in
-// a transaction of its own under the locks of the digests lock names;
-// remove re-checks the candidate and reports whether it went (or, dry,
+// of the previous page; nil = from the start) and removes them in batches
+// of gcBatch, each in a transaction of its own that first takes the locks
+// of the digests lock names for every candidate of the batch; remove
+// re-checks a candidate under them and reports whether it went (or, dry,
 // would go). It returns how many went.
 func gcSweep[T any](ctx context.Context, s *Service,
 	list func(r meta.Reader, after *T) ([]T, error),
@@ -124,22 +131,37 @@ func gcSweep[T any](ctx context.Context, s *Service,
 		}); err != nil {
 			return n, err
 		}
-		for _, c := range page {
-			gone := false
+		for chunk := range slices.Chunk(page, gcBatch) {
+			var locks []digest.Digest
+			for _, c := range chunk {
+				locks = append(locks, lock(c)...)
+			}
+			var gone []T
 			err := s.meta.Update(ctx, func(tx meta.Tx) error {
-				if err := tx.LockDigests(lock(c)...); err != nil {
+				gone = gone[:0] // the transaction may run again
+				if err := tx.LockDigests(locks...); err != nil {
 					return err
 				}
-				var err error
-				gone, err = remove(tx, c)
-				return err
+				for _, c := range chunk {
+					ok, err := remove(tx, c)
+					if errors.Is(err, meta.ErrNotFound) {
+						continue // gone already
+					}
+					if err != nil {
+						return err
+					}
+					if ok {
+						gone = append(gone, c)
+					}
+				}
+				return nil
 			})
-			if err != nil && !errors.Is(err, meta.ErrNotFound) {
+			if err != nil {
 				return n, err
 			}
-			if gone && err == nil {
-				n++
-				if removed != nil {
+			n += len(gone)
+			if removed != nil {
+				for _, c := range gone {
 					removed(c)
 				}
 			}
@@ -274,6 +296,10 @@ func (s *Service) gcLinks(ctx context.Context, cutoff time.Time, dry bool) (int,
 			return r.UnreferencedLinks(cutoff, repo, d, gcPage)
 		}, lockRef,
 		func(tx meta.Tx, l meta.ManifestRef) (bool, error) {
+			// Refreshed since it was listed: a client was told of it.
+			if info, err := tx.BlobLinkInfo(l.Repo, l.Digest); err != nil || !info.LinkedAt.Before(cutoff) {
+				return false, err
+			}
 			if used, err := tx.LinkReferenced(l.Repo, l.Digest); err != nil || used {
 				return false, err
 			}
@@ -285,26 +311,22 @@ func (s *Service) gcLinks(ctx context.Context, cutoff time.Time, dry bool) (int,
 }
 
 // gcBlobs deletes stored blobs older than the cutoff that no repository
-// links, each under its digest's lock (a push linking it waits, then finds
-// the bytes gone and fails cleanly).
+// links. It walks the store once, in pages of gcPage blobs (so memory stays
+// flat however many there are): which of a page are linked is asked in one
+// read; the others are re-checked and deleted in batches of gcBatch, each
+// in a transaction holding their digests' locks (a push linking one waits,
+// then finds the bytes gone and fails cleanly).
 func (s *Service) gcBlobs(ctx context.Context, cutoff time.Time, dry bool) (int, int64, error) {
-	var old []blob.Info
-	if err := s.blobs.Walk(ctx, func(info blob.Info) error {
-		if info.ModTime.Before(cutoff) {
-			old = append(old, info)
+	n, bytes := 0, int64(0)
+	page := make([]blob.Info, 0, gcPage)
+	sweep := func() error {
+		defer func() { page = page[:0] }()
+		if len(page) == 0 {
+			return nil
 		}
-		return nil
-	}); err != nil {
-		return 0, 0, err
-	}
-	// Most stored blobs are linked: find that out in batches, without
-	// write transactions, then re-check the rest one by one under the lock.
-	var candidates []blob.Info
-	for i := 0; i < len(old); i += gcPage {
-		batch := old[i:min(i+gcPage, len(old))]
-		ds := make([]digest.Digest, len(batch))
-		for j, info := range batch {
-			ds[j] = info.Digest
+		ds := make([]digest.Digest, len(page))
+		for i, info := range page {
+			ds[i] = info.Digest
 		}
 		var linked map[digest.Digest]bool
 		if err := s.meta.View(ctx, func(r meta.Reader) error {
@@ -312,43 +334,67 @@ func (s *Service) gcBlobs(ctx context.Context, cutoff time.Time, dry bool) (int,
 			linked, err = r.LinkedDigests(ds)
 			return err
 		}); err != nil {
-			return 0, 0, err
+			return err
 		}
-		for _, info := range batch {
+		var candidates []blob.Info
+		for _, info := range page {
 			if !linked[info.Digest] {
 				candidates = append(candidates, info)
 			}
 		}
-	}
-	n, bytes := 0, int64(0)
-	for _, info := range candidates {
-		gone := false
-		err := s.meta.Update(ctx, func(tx meta.Tx) error {
-			gone = false
-			if err := tx.LockDigests(info.Digest); err != nil {
+		for chunk := range slices.Chunk(candidates, gcBatch) {
+			locks := make([]digest.Digest, len(chunk))
+			for i, info := range chunk {
+				locks[i] = info.Digest
+			}
+			var gone []blob.Info
+			err := s.meta.Update(ctx, func(tx meta.Tx) error {
+				gone = gone[:0]
+				if err := tx.LockDigests(locks...); err != nil {
+					return err
+				}
+				for _, info := range chunk {
+					if repos, err := tx.ReposWithBlob(info.Digest, 1); err != nil || len(repos) > 0 {
+						if err != nil {
+							return err
+						}
+						continue
+					}
+					if !dry {
+						err := s.blobs.Delete(ctx, info.Digest)
+						if errors.Is(err, blob.ErrNotFound) {
+							continue
+						}
+						if err != nil {
+							return err
+						}
+					}
+					gone = append(gone, info)
+				}
+				return nil
+			})
+			if err != nil {
 				return err
 			}
-			if repos, err := tx.ReposWithBlob(info.Digest, 1); err != nil || len(repos) > 0 {
-				return err
+			for _, info := range gone {
+				n++
+				bytes += info.Size
 			}
-			gone = true
-			if dry {
-				return nil
-			}
-			err := s.blobs.Delete(ctx, info.Digest)
-			if errors.Is(err, blob.ErrNotFound) {
-				gone = false
-				return nil
-			}
-			return err
-		})
-		if err != nil {
-			return n, bytes, err
 		}
-		if gone {
-			n++
-			bytes += info.Size
-		}
+		return nil
 	}
-	return n, bytes, nil
+	err := s.blobs.Walk(ctx, func(info blob.Info) error {
+		if !info.ModTime.Before(cutoff) {
+			return nil
+		}
+		page = append(page, info)
+		if len(page) < gcPage {
+			return nil
+		}
+		return sweep()
+	})
+	if err == nil {
+		err = sweep()
+	}
+	return n, bytes, err
 }

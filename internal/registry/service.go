@@ -30,6 +30,11 @@ type Options struct {
 	Now func() time.Time
 	// Tags, when set, is asked before a tag moves or goes (immutable tags).
 	Tags TagPolicy
+	// LinkRefresh, when positive, is the age after which a blob link a
+	// client asks about (HEAD, GET) is refreshed: the client may now
+	// reference the blob without uploading it, so garbage collection's
+	// grace period must start again (half of gc.grace).
+	LinkRefresh time.Duration
 }
 
 // TagPolicy decides whether a tag may change: the admission check the core

@@ -121,6 +121,41 @@ var repoTests = []test{
 }
 
 var blobTests = []test{
+	{"link time: set by linking, refreshed by linking again and by touching", func(t *testing.T, s meta.Store) {
+		d := dg("blob")
+		update(t, s, func(tx meta.Tx) error { return tx.LinkBlob("team/app", d, 7) })
+		var first meta.BlobLink
+		view(t, s, func(r meta.Reader) error {
+			var err error
+			first, err = r.BlobLinkInfo("team/app", d)
+			if err == nil && (first.Size != 7 || first.Digest != d || !near(first.LinkedAt)) {
+				t.Errorf("BlobLinkInfo = %+v", first)
+			}
+			_, err2 := r.BlobLinkInfo("team/other", d)
+			wantNotFound(t, "BlobLinkInfo of an unlinked repository", err2)
+			return err
+		})
+		past := time.Unix(1600000000, 0).UTC()
+		update(t, s, func(tx meta.Tx) error {
+			wantNotFound(t, "TouchBlobLink of a missing link", tx.TouchBlobLink("team/other", d, past))
+			return tx.TouchBlobLink("team/app", d, past)
+		})
+		view(t, s, func(r meta.Reader) error {
+			l, err := r.BlobLinkInfo("team/app", d)
+			if err == nil && !l.LinkedAt.Equal(past) {
+				t.Errorf("after TouchBlobLink LinkedAt = %v, want %v", l.LinkedAt, past)
+			}
+			return err
+		})
+		update(t, s, func(tx meta.Tx) error { return tx.LinkBlob("team/app", d, 7) })
+		view(t, s, func(r meta.Reader) error {
+			l, err := r.BlobLinkInfo("team/app", d)
+			if err == nil && !near(l.LinkedAt) {
+				t.Errorf("linking again left LinkedAt at %v", l.LinkedAt)
+			}
+			return err
+		})
+	}},
 	{"link and look up", func(t *testing.T, s meta.Store) {
 		d := dg("layer-1")
 		update(t, s, func(tx meta.Tx) error { return tx.LinkBlob("r1", d, 1234) })

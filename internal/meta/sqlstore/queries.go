@@ -5,7 +5,7 @@ package sqlstore
 var (
 	readQueries = []string{
 		qRepository, qListRepos, qListReposN,
-		qBlobLink, qReposWithBlob, qReposWithBlobN,
+		qBlobLink, qBlobLinkInfo, qReposWithBlob, qReposWithBlobN,
 		qManifest, qManifestByTag, qReferrersAll, qReferrersType, qManifestRefs,
 		qTag, qListTags, qListTagsN, qTagsOf,
 		qUpload, qUploadsBefore,
@@ -15,7 +15,7 @@ var (
 		qPullStats, qPullTotals, qProjectUsage, qUsageCounts,
 	}
 	writeQueries = []string{
-		qEnsureRepo, qLinkBlob, qUnlinkBlob,
+		qEnsureRepo, qLinkBlob, qUnlinkBlob, qTouchBlobLink,
 		qPutManifest, qManifestBlob, qManifestChild, qDeleteManifest,
 		qManifestID, qTagPrevious, qTagCreate, qTagMove, qDeleteTag,
 		qUploadCreate, qUploadUpdate, qUploadDelete,

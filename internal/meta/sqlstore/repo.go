@@ -29,7 +29,9 @@ const (
 		WHERE r.name = ? AND b.digest > ? ORDER BY b.digest LIMIT ?`
 	qReposWithBlob  = `SELECT r.name FROM blob_links b JOIN repositories r ON r.id = b.repo_id WHERE b.digest = ? ORDER BY r.name`
 	qReposWithBlobN = qReposWithBlob + ` LIMIT ?`
-	qLinkBlob       = `INSERT INTO blob_links (repo_id, digest, size, created_at) SELECT id, ?, ?, ? FROM repositories WHERE name = ? ON CONFLICT (repo_id, digest) DO NOTHING`
+	qLinkBlob       = `INSERT INTO blob_links (repo_id, digest, size, created_at) SELECT id, ?, ?, ? FROM repositories WHERE name = ? ON CONFLICT (repo_id, digest) DO UPDATE SET created_at = excluded.created_at`
+	qBlobLinkInfo   = `SELECT b.size, b.created_at FROM blob_links b JOIN repositories r ON r.id = b.repo_id WHERE r.name = ? AND b.digest = ?`
+	qTouchBlobLink  = `UPDATE blob_links SET created_at = ? WHERE repo_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ?`
 	qUnlinkBlob     = `DELETE FROM blob_links WHERE repo_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ?`
 )
 
@@ -73,6 +75,20 @@ func (t *txn) BlobLink(repo string, d digest.Digest) (int64, error) {
 		return 0, notFound(fmt.Sprintf("blob %s in %s", d, repo), err)
 	}
 	return size, nil
+}
+
+func (t *txn) BlobLinkInfo(repo string, d digest.Digest) (meta.BlobLink, error) {
+	l := meta.BlobLink{Digest: d}
+	var at int64
+	if err := t.queryRow(qBlobLinkInfo, []any{repo, string(d)}, &l.Size, &at); err != nil {
+		return l, notFound(fmt.Sprintf("blob %s in %s", d, repo), err)
+	}
+	l.LinkedAt = fromNanos(at)
+	return l, nil
+}
+
+func (t *txn) TouchBlobLink(repo string, d digest.Digest, at time.Time) error {
+	return t.execOne(fmt.Sprintf("blob %s in %s", d, repo), qTouchBlobLink, nanos(at), repo, string(d))
 }
 
 func (t *txn) ReposWithBlob(d digest.Digest, limit int) ([]string, error) {
