@@ -175,6 +175,7 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	go a.verifyLoop(bg)
 	go a.gcLoop(bg)
 	go a.retentionLoop(bg)
+	go a.webhookLoop(bg)
 	go a.serveDebug(bg)
 	go a.health.loop(bg)
 	go a.serveMetrics(bg)

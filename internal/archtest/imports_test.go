@@ -35,6 +35,7 @@ var layers = []struct {
 	{"internal/auth", 3},
 	{"internal/policy", 3},
 	{"internal/retention", 3},
+	{"internal/webhook", 3},
 	{"internal/httpapi", 4},
 	{"internal/api", 4},
 	{"internal/app", 5},

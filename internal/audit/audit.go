@@ -8,6 +8,7 @@ package audit
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -109,11 +110,42 @@ func (r *Recorder) flush(batch []meta.AuditEvent) []meta.AuditEvent {
 		if err := tx.AppendAudit(batch...); err != nil {
 			return err
 		}
-		return tx.RecordPulls(pulls)
+		if err := tx.RecordPulls(pulls); err != nil {
+			return err
+		}
+		return appendPullEvents(tx, batch)
 	}); err != nil {
 		r.log.Error("audit events not recorded", "count", len(batch), "err", err)
 	}
 	return batch[:0]
+}
+
+// appendPullEvents writes an outbox event per pull of the batch for the
+// webhook endpoints that want it (one per pull, as registry:2 notifies);
+// none at all while no enabled endpoint subscribes to pulls, so that the
+// outbox grows with pulls only when someone listens.
+func appendPullEvents(tx meta.Tx, batch []meta.AuditEvent) error {
+	hooks, err := tx.AllWebhooks()
+	if err != nil {
+		return err
+	}
+	hooks = slices.DeleteFunc(hooks, func(w meta.Webhook) bool { return !w.Enabled || !w.WantsType(meta.EventPull) })
+	if len(hooks) == 0 {
+		return nil
+	}
+	for _, e := range batch {
+		if e.Action != meta.ActionPull || e.Digest == "" {
+			continue
+		}
+		if !slices.ContainsFunc(hooks, func(w meta.Webhook) bool { return w.Wants(meta.EventPull, e.Repo) }) {
+			continue
+		}
+		ev := meta.Event{Kind: meta.EventPull, Repo: e.Repo, Digest: digest.Digest(e.Digest), Tag: e.Tag, CreatedAt: e.At, Actor: e.Actor, Addr: e.Addr}
+		if err := tx.AppendEvent(ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pullCounts sums the batch's pulls per repository, manifest and tag: the

@@ -51,6 +51,7 @@ type Reader interface {
 	PullReader
 	QuotaReader
 	RetentionReader
+	WebhookReader
 }
 
 // Tx is a read-write transaction.
@@ -74,6 +75,7 @@ type Tx interface {
 	PullWriter
 	QuotaWriter
 	RetentionWriter
+	WebhookWriter
 }
 
 // Repository is one repository (an image name such as "library/alpine").
@@ -239,6 +241,8 @@ type Event struct {
 	MediaType string
 	Size      int64
 	CreatedAt time.Time
+	Actor     string // who made the change ("" when unknown)
+	Addr      string // the client's address
 }
 
 type EventReader interface {

@@ -21,10 +21,11 @@ var auditActions = map[string]string{
 // caller from ctx, in the change's own transaction: neither can be lost
 // once the change is acknowledged.
 func (s *Service) record(ctx context.Context, tx meta.Tx, ev meta.Event) error {
+	a := actor.From(ctx)
+	ev.Actor, ev.Addr = a.Name, a.Addr
 	if err := tx.AppendEvent(ev); err != nil {
 		return err
 	}
-	a := actor.From(ctx)
 	return tx.AppendAudit(meta.AuditEvent{
 		At: ev.CreatedAt, Actor: a.Name, ActorKind: a.Kind, Addr: a.Addr, Action: auditActions[ev.Kind],
 		Repo: ev.Repo, Digest: ev.Digest.String(), Tag: ev.Tag,

@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"Pulls", pullTests},
 		{"Quotas", quotaTests},
 		{"Retention", retentionTests},
+		{"Webhooks", webhookTests},
 		{"Close", closeTests},
 	}
 	for _, g := range groups {

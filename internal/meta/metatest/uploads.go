@@ -138,7 +138,7 @@ var uploadTests = []test{
 var eventTests = []test{
 	{"append and read in order", func(t *testing.T, s meta.Store) {
 		evs := []meta.Event{
-			{Kind: "manifest.push", Repo: "r", Digest: dg("m1"), Tag: "latest", MediaType: "application/vnd.oci.image.manifest.v1+json", Size: 512, CreatedAt: t0},
+			{Kind: "manifest.push", Repo: "r", Digest: dg("m1"), Tag: "latest", MediaType: "application/vnd.oci.image.manifest.v1+json", Size: 512, CreatedAt: t0, Actor: "alice", Addr: "192.0.2.7"},
 			{Kind: "tag.delete", Repo: "r", Tag: "old", CreatedAt: t0.Add(time.Second)},
 			{Kind: "manifest.delete", Repo: "r", Digest: dg("m0"), CreatedAt: t0.Add(2 * time.Second)},
 			{Kind: "blob.delete", Repo: "q", Digest: dg("b"), Size: 99, CreatedAt: t0.Add(3 * time.Second)},
@@ -169,7 +169,7 @@ var eventTests = []test{
 			want := evs[i]
 			want.ID = got.ID
 			if !got.CreatedAt.Equal(want.CreatedAt) || got.Kind != want.Kind || got.Repo != want.Repo || got.Digest != want.Digest ||
-				got.Tag != want.Tag || got.MediaType != want.MediaType || got.Size != want.Size {
+				got.Tag != want.Tag || got.MediaType != want.MediaType || got.Size != want.Size || got.Actor != want.Actor || got.Addr != want.Addr {
 				t.Errorf("event %d = %+v, want %+v", i, got, want)
 			}
 			if got.ID <= 0 || (i > 0 && got.ID <= all[i-1].ID) {

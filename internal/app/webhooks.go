@@ -1,0 +1,29 @@
+package app
+
+import (
+	"context"
+	"net/url"
+
+	"github.com/berth-registry/berth/internal/secretbox"
+	"github.com/berth-registry/berth/internal/webhook"
+)
+
+// webhookLoop delivers the outbox to the webhook endpoints kept in the
+// metadata store (each on one node of a cluster at a time) until ctx
+// ends.
+func (a *App) webhookLoop(ctx context.Context) {
+	var box *secretbox.Box
+	key, err := a.cfg.SecretsKey()
+	if err != nil {
+		a.log.Error("webhooks: secrets.key unusable: sealed endpoint secrets cannot be opened", "err", err)
+	} else if key != nil {
+		if box, err = secretbox.New(key); err != nil {
+			a.log.Error("webhooks: secrets.key unusable: sealed endpoint secrets cannot be opened", "err", err)
+		}
+	}
+	origin := webhook.Origin{URL: a.cfg.HTTP.ExternalURL}
+	if u, err := url.Parse(a.cfg.HTTP.ExternalURL); err == nil && u.Host != "" {
+		origin.Addr = u.Host
+	}
+	webhook.New(webhook.Options{Store: a.meta, Secrets: box, Log: a.log, Origin: origin}).Run(ctx)
+}
