@@ -27,7 +27,7 @@ func (c *cli) webhookCmd() *cobra.Command {
 		Short: "Add a webhook endpoint: a project's (--project) or a global one",
 		Long: "Add a webhook endpoint. It receives the events committed from now on, in order, each request\n" +
 			"signed with X-Berth-Signature: sha256=<HMAC-SHA256 of the body keyed with the secret>.\n" +
-			"Event types: push, pull, delete, tag_delete, or all. Formats: registry (the registry:2\n" +
+			"Event types: push, pull, delete, tag_create, tag_delete, quota_warning, or all. Formats: registry (the registry:2\n" +
 			"notification envelope, the default) or cloudevents (CloudEvents 1.0 JSON).\n" +
 			"The secret is read from --secret-file (- for stdin) and never shown again.",
 		Args: exactArgs(0),
@@ -58,7 +58,7 @@ func (c *cli) webhookCmd() *cobra.Command {
 		},
 	}
 	add.Flags().StringVar(&hookURL, "url", "", "where to POST the events")
-	add.Flags().StringVar(&events, "events", "", "event types, comma-separated: push, pull, delete, tag_delete, all")
+	add.Flags().StringVar(&events, "events", "", "event types, comma-separated: push, pull, delete, tag_create, tag_delete, quota_warning, all")
 	add.Flags().StringVar(&format, "format", "registry", "payload format: registry or cloudevents")
 	add.Flags().StringVar(&secretFile, "secret-file", "", "file holding the signing secret (- for stdin)")
 	list := &cobra.Command{

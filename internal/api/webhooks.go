@@ -14,12 +14,12 @@ import (
 // ones (system admins) and each project's (its admins).
 var webhookOperations = []operation{
 	{"GET", "/webhooks", (*API).listWebhooks, "List the global webhook endpoints (secrets are never shown)", "system admins", nil, []webhookJSON{}, 200},
-	{"POST", "/webhooks", (*API).addWebhook, "Add a global webhook endpoint, which gets every repository's events from now on; events: push, pull, delete, tag_delete or all; format: registry (default) or cloudevents", "system admins", webhookRequest{}, webhookJSON{}, 201},
+	{"POST", "/webhooks", (*API).addWebhook, "Add a global webhook endpoint, which gets every repository's events from now on; events: push, pull, delete, tag_create, tag_delete, quota_warning or all; format: registry (default) or cloudevents", "system admins", webhookRequest{}, webhookJSON{}, 201},
 	{"PATCH", "/webhooks/{id}", (*API).updateWebhook, "Enable or disable a global webhook endpoint (disabled, it keeps its place and catches up when enabled)", "system admins", webhookPatch{}, webhookJSON{}, 200},
 	{"DELETE", "/webhooks/{id}", (*API).deleteWebhook, "Remove a global webhook endpoint", "system admins", nil, nil, 204},
 	{"GET", "/webhooks/{id}/deliveries", (*API).listWebhookDeliveries, "A global endpoint's delivery attempts, newest first (?limit= ?before=)", "system admins", nil, []webhookDeliveryJSON{}, 200},
 	{"GET", "/projects/{project}/webhooks", (*API).listWebhooks, "List a project's webhook endpoints (secrets are never shown)", "its admins", nil, []webhookJSON{}, 200},
-	{"POST", "/projects/{project}/webhooks", (*API).addWebhook, "Add a webhook endpoint for the project's repositories; events: push, pull, delete, tag_delete or all; format: registry (default) or cloudevents", "its admins", webhookRequest{}, webhookJSON{}, 201},
+	{"POST", "/projects/{project}/webhooks", (*API).addWebhook, "Add a webhook endpoint for the project's repositories; events: push, pull, delete, tag_create, tag_delete, quota_warning or all; format: registry (default) or cloudevents", "its admins", webhookRequest{}, webhookJSON{}, 201},
 	{"PATCH", "/projects/{project}/webhooks/{id}", (*API).updateWebhook, "Enable or disable a project's webhook endpoint", "its admins", webhookPatch{}, webhookJSON{}, 200},
 	{"DELETE", "/projects/{project}/webhooks/{id}", (*API).deleteWebhook, "Remove a project's webhook endpoint", "its admins", nil, nil, 204},
 	{"GET", "/projects/{project}/webhooks/{id}/deliveries", (*API).listWebhookDeliveries, "A project endpoint's delivery attempts, newest first (?limit= ?before=)", "its admins", nil, []webhookDeliveryJSON{}, 200},

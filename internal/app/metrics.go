@@ -27,6 +27,7 @@ func (a *App) mountMetrics(mux *http.ServeMux, mgmt *api.API, v2 *httpapi.API) {
 	}
 	a.metrics = metrics.New()
 	a.metrics.WatchUsage(a.projectUsage, a.log)
+	a.metrics.WatchStorage(a.totalUsage, a.log)
 	a.metrics.WatchUploads(a.uploadSessions, a.log)
 	if a.cfg.Storage.Driver == "filesystem" {
 		a.metrics.WatchDisk(a.cfg.Storage.Path, a.log)
@@ -76,6 +77,17 @@ func (a *App) uploadSessions(ctx context.Context) (int, error) {
 		return err
 	})
 	return n, err
+}
+
+// totalUsage reads the bytes all projects hold, each blob once.
+func (a *App) totalUsage(ctx context.Context) (int, error) {
+	var n int64
+	err := a.meta.View(ctx, func(r meta.Reader) error {
+		var err error
+		n, err = r.TotalUsage()
+		return err
+	})
+	return int(n), err
 }
 
 // projectUsage reads every project's usage and quota for a scrape: the

@@ -97,6 +97,7 @@ func TestMetrics(t *testing.T) {
 		}
 		for name, v := range map[string]float64{
 			`berth_project_storage_bytes{project="team"}`: float64(want),
+			`berth_storage_bytes`:                         float64(want),
 			`berth_project_quota_bytes{project="team"}`:   1 << 30,
 			`berth_gc_runs_total{result="ok"}`:            1,
 			`berth_gc_runs_total{result="failed"}`:        0,

@@ -130,7 +130,7 @@ func expected(t *testing.T, a *App, w meta.Webhook, after int64) []string {
 	actions := map[string]string{"manifest.push": "push", meta.EventPull: "pull", "manifest.delete": "delete", "tag.delete": "delete", "blob.delete": "delete"}
 	var out []string
 	for _, e := range evs {
-		if !w.Wants(e.Kind, e.Repo) {
+		if !w.Wants(e) {
 			continue
 		}
 		if w.Format == meta.WebhookFormatCloudEvents {

@@ -137,7 +137,7 @@ func appendPullEvents(tx meta.Tx, batch []meta.AuditEvent) error {
 		if e.Action != meta.ActionPull || e.Digest == "" {
 			continue
 		}
-		if !slices.ContainsFunc(hooks, func(w meta.Webhook) bool { return w.Wants(meta.EventPull, e.Repo) }) {
+		if !slices.ContainsFunc(hooks, func(w meta.Webhook) bool { return w.Wants(meta.Event{Kind: meta.EventPull, Repo: e.Repo}) }) {
 			continue
 		}
 		ev := meta.Event{Kind: meta.EventPull, Repo: e.Repo, Digest: digest.Digest(e.Digest), Tag: e.Tag, CreatedAt: e.At, Actor: e.Actor, Addr: e.Addr}

@@ -243,6 +243,7 @@ type Event struct {
 	CreatedAt time.Time
 	Actor     string // who made the change ("" when unknown)
 	Addr      string // the client's address
+	Detail    string // a human sentence, for kinds that need one (quota.warning)
 }
 
 type EventReader interface {

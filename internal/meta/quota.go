@@ -25,6 +25,9 @@ type QuotaReader interface {
 	// ListProjectUsage returns the usage of every project that holds
 	// manifests, sorted by project (one query, for listings and metrics).
 	ListProjectUsage() ([]ProjectUsage, error)
+	// TotalUsage is the bytes every project's manifests hold, each
+	// digest counted once however many projects hold it.
+	TotalUsage() (int64, error)
 	// UsageCounts reports whether digest d already counts towards the
 	// project's usage (a push that references it adds nothing for it).
 	UsageCounts(project string, d digest.Digest) (bool, error)

@@ -8,11 +8,13 @@ import (
 
 // Event types a webhook endpoint subscribes to.
 const (
-	WebhookPush      = "push"       // manifest.push
-	WebhookPull      = "pull"       // manifest.pull
-	WebhookDelete    = "delete"     // manifest.delete
-	WebhookTagDelete = "tag_delete" // tag.delete
-	WebhookAll       = "all"        // every type, present and future
+	WebhookPush      = "push"          // manifest.push
+	WebhookPull      = "pull"          // manifest.pull
+	WebhookDelete    = "delete"        // manifest.delete
+	WebhookTagDelete = "tag_delete"    // tag.delete
+	WebhookTagCreate = "tag_create"    // manifest.push with a tag
+	WebhookQuota     = "quota_warning" // quota.warning
+	WebhookAll       = "all"           // every type, present and future
 )
 
 // Payload formats of a webhook endpoint.
@@ -20,6 +22,14 @@ const (
 	WebhookFormatRegistry    = "registry"    // the registry:2 notification envelope
 	WebhookFormatCloudEvents = "cloudevents" // CloudEvents 1.0, structured JSON
 )
+
+// EventQuotaWarning is the outbox kind written when a push takes a
+// project's usage past QuotaWarnPercent of its quota.
+const EventQuotaWarning = "quota.warning"
+
+// QuotaWarnPercent is the share of its quota past which a project's
+// usage is announced.
+const QuotaWarnPercent = 80
 
 // EventPull is the outbox kind of a pull, written in batches by the audit
 // recorder (a crash may lose the last instants of them).
@@ -32,10 +42,11 @@ var webhookTypeOfKind = map[string]string{
 	EventPull:         WebhookPull,
 	"manifest.delete": WebhookDelete,
 	"tag.delete":      WebhookTagDelete,
+	EventQuotaWarning: WebhookQuota,
 }
 
 // WebhookEventTypes are the types an endpoint may choose, "all" last.
-var WebhookEventTypes = []string{WebhookPush, WebhookPull, WebhookDelete, WebhookTagDelete, WebhookAll}
+var WebhookEventTypes = []string{WebhookPush, WebhookPull, WebhookDelete, WebhookTagCreate, WebhookTagDelete, WebhookQuota, WebhookAll}
 
 // Webhook is one notification endpoint: a project's (Project set) or a
 // global one (Project "").
@@ -53,18 +64,21 @@ type Webhook struct {
 	Cursor int64
 }
 
-// Wants reports whether the endpoint subscribes to an outbox event of
-// kind in repo: its type is chosen, and the repository is in the
-// endpoint's project (its first path component) or the endpoint is
-// global.
-func (w Webhook) Wants(kind, repo string) bool {
+// Wants reports whether the endpoint subscribes to an outbox event: its
+// type is chosen (a push that tags counts as tag_create too), and the
+// repository is in the endpoint's project (its first path component) or
+// the endpoint is global.
+func (w Webhook) Wants(e Event) bool {
 	if w.Project != "" {
-		first, _, _ := strings.Cut(repo, "/")
+		first, _, _ := strings.Cut(e.Repo, "/")
 		if first != w.Project {
 			return false
 		}
 	}
-	return w.WantsType(kind)
+	if e.Kind == "manifest.push" && e.Tag != "" && slices.Contains(w.Events, WebhookTagCreate) {
+		return true
+	}
+	return w.WantsType(e.Kind)
 }
 
 // WantsType reports whether the endpoint subscribes to kind, wherever.

@@ -127,6 +127,14 @@ func (c *usageCollector) Collect(ch chan<- prometheus.Metric) {
 // CountSource reads one figure; it is called at each scrape.
 type CountSource func(ctx context.Context) (int, error)
 
+var storageDesc = prometheus.NewDesc("berth_storage_bytes", "Bytes the manifests of every project hold, each blob counted once however many projects use it.", nil, nil)
+
+// WatchStorage exports the total storage src reports, read at scrape time
+// (a failed read is logged and leaves the gauge out).
+func (m *Metrics) WatchStorage(src CountSource, log *slog.Logger) {
+	m.reg.MustRegister(&countCollector{desc: storageDesc, src: src, log: log})
+}
+
 var uploadsDesc = prometheus.NewDesc("berth_upload_sessions", "Blob upload sessions open (started and neither finished, cancelled nor purged yet), across the cluster.", nil, nil)
 
 // WatchUploads exports the number of open upload sessions src reports, read

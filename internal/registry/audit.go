@@ -9,12 +9,13 @@ import (
 
 // auditActions names each outbox event kind in the audit log.
 var auditActions = map[string]string{
-	"manifest.push":   "push",
-	"manifest.delete": "delete",
-	"tag.delete":      "tag.delete",
-	"blob.delete":     "blob.delete",
-	"blob.quarantine": "blob.quarantine",
-	"blob.restore":    "blob.restore",
+	"manifest.push":        "push",
+	"manifest.delete":      "delete",
+	"tag.delete":           "tag.delete",
+	"blob.delete":          "blob.delete",
+	"blob.quarantine":      "blob.quarantine",
+	"blob.restore":         "blob.restore",
+	meta.EventQuotaWarning: "quota.warning",
 }
 
 // record writes a change's outbox event and its audit entry, with the
@@ -28,7 +29,7 @@ func (s *Service) record(ctx context.Context, tx meta.Tx, ev meta.Event) error {
 	}
 	return tx.AppendAudit(meta.AuditEvent{
 		At: ev.CreatedAt, Actor: a.Name, ActorKind: a.Kind, Addr: a.Addr, Action: auditActions[ev.Kind],
-		Repo: ev.Repo, Digest: ev.Digest.String(), Tag: ev.Tag,
+		Repo: ev.Repo, Digest: ev.Digest.String(), Tag: ev.Tag, Detail: ev.Detail,
 	})
 }
 

@@ -127,8 +127,14 @@ func (s *Service) PutManifest(ctx context.Context, repo string, ref Reference, c
 		if err := tx.PutManifest(repo, m, refs); err != nil {
 			return err
 		}
-		if err := quota.check(tx); err != nil {
+		usage, err := quota.check(tx)
+		if err != nil {
 			return err
+		}
+		if w, ok := quota.warning(repo, usage, m.CreatedAt); ok {
+			if err := s.record(ctx, tx, w); err != nil {
+				return err
+			}
 		}
 		ev := meta.Event{Kind: "manifest.push", Repo: repo, Digest: d, MediaType: m.MediaType, Size: m.Size, CreatedAt: m.CreatedAt}
 		if len(tags) == 0 {

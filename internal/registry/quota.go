@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -69,19 +70,31 @@ func lockQuota(tx meta.Tx, repo string) (quotaCheck, error) {
 	return quotaCheck{project: project, quota: quota, before: before}, nil
 }
 
-// check refuses the push when it made usage grow past the quota.
-func (q quotaCheck) check(tx meta.Reader) error {
+// check refuses the push when it made usage grow past the quota, and
+// returns the usage after it.
+func (q quotaCheck) check(tx meta.Reader) (int64, error) {
 	if q.quota <= 0 {
-		return nil
+		return 0, nil
 	}
 	after, err := tx.ProjectUsage(q.project)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if after > q.before && after > q.quota {
-		return quotaExceeded(q.project, after, q.before, q.quota)
+		return after, quotaExceeded(q.project, after, q.before, q.quota)
 	}
-	return nil
+	return after, nil
+}
+
+// warning is the quota.warning event of a push that took usage past
+// meta.QuotaWarnPercent of the quota (once per crossing), or false.
+func (q quotaCheck) warning(repo string, after int64, at time.Time) (meta.Event, bool) {
+	limit := q.quota / 100 * meta.QuotaWarnPercent
+	if q.quota <= 0 || q.before >= limit || after < limit {
+		return meta.Event{}, false
+	}
+	return meta.Event{Kind: meta.EventQuotaWarning, Repo: repo, Size: after, CreatedAt: at,
+		Detail: fmt.Sprintf("project %s uses %s of its %s quota (%d%%)", q.project, FormatBytes(after), FormatBytes(q.quota), after*100/q.quota)}, true
 }
 
 // checkUploadQuota refuses to store a blob of the given size (-1: not

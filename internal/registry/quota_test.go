@@ -189,3 +189,50 @@ func TestQuotaMessageShowsBytesWhenRoundedAlike(t *testing.T) {
 		t.Errorf("message = %q, want it to contain %q", err.Error(), want)
 	}
 }
+
+func TestQuotaWarning(t *testing.T) {
+	ctx := context.Background()
+	st := newStores(t)
+	svc := st.service(Options{})
+	cfg := []byte("{}")
+	layers := [][]byte{randomBytes(t, 3000), randomBytes(t, 3000), randomBytes(t, 3000)}
+	setQuota(t, st, "team", 12000)
+	warnings := func() []meta.Event {
+		t.Helper()
+		var out []meta.Event
+		if err := st.meta.View(ctx, func(r meta.Reader) error {
+			evs, err := r.EventsAfter(0, 0)
+			for _, e := range evs {
+				if e.Kind == meta.EventQuotaWarning {
+					out = append(out, e)
+				}
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	pushBlob(t, svc, "team/app", cfg)
+	for i, l := range layers {
+		pushBlob(t, svc, "team/app", l)
+		body := imageBody(cfg, l)
+		if _, err := svc.PutManifest(ctx, "team/app", Reference{Tag: "v" + strconv.Itoa(i)}, ociManifest, body, nil); err != nil {
+			t.Fatalf("push %d: %v", i, err)
+		}
+		usage := usageOf(t, st, "team")
+		ws := warnings()
+		switch {
+		case usage < 9600 && len(ws) != 0:
+			t.Fatalf("at %d bytes of 12000 a warning came: %+v", usage, ws)
+		case usage >= 9600 && len(ws) != 1: // once, at the crossing
+			t.Fatalf("at %d bytes of 12000: %d warnings, want 1", usage, len(ws))
+		case len(ws) == 1 && (ws[0].Repo != "team/app" || ws[0].Size != usage ||
+			!strings.Contains(ws[0].Detail, "project team uses") || !strings.Contains(ws[0].Detail, "%")):
+			t.Fatalf("warning = %+v", ws[0])
+		}
+	}
+	if len(warnings()) != 1 {
+		t.Fatal("the warning did not come when usage crossed 80%")
+	}
+}

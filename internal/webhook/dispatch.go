@@ -180,7 +180,7 @@ func next(w meta.Webhook, evs []meta.Event, n int) pending {
 	var p pending
 	for _, e := range evs {
 		p.upTo = e.ID
-		if !w.Wants(e.Kind, e.Repo) {
+		if !w.Wants(e) {
 			continue
 		}
 		p.events = append(p.events, e)

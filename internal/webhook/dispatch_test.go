@@ -173,7 +173,7 @@ func TestDispatcherDeliversInOrder(t *testing.T) {
 				repo := []string{"team/app", "other/app", "team"}[i%3]
 				e := meta.Event{Kind: kinds[i%len(kinds)], Repo: repo}
 				appendEvents(t, s, e)
-				if w.Wants(e.Kind, e.Repo) {
+				if w.Wants(e) {
 					want = append(want, fmt.Sprint(i+2)) // event ids start at 1, the old push
 				}
 				if i%7 == 0 {

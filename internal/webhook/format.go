@@ -49,21 +49,23 @@ type Origin struct {
 
 // registryAction is the registry:2 action of each outbox kind.
 var registryAction = map[string]string{
-	"manifest.push":   "push",
-	meta.EventPull:    "pull",
-	"manifest.delete": "delete",
-	"tag.delete":      "delete",
-	"blob.delete":     "delete",
+	"manifest.push":        "push",
+	meta.EventPull:         "pull",
+	"manifest.delete":      "delete",
+	"tag.delete":           "delete",
+	"blob.delete":          "delete",
+	meta.EventQuotaWarning: "quota_warning",
 }
 
 // cloudEventType is the CloudEvents type of each outbox kind (others:
 // "io.berth." and the kind).
 var cloudEventType = map[string]string{
-	"manifest.push":   "io.berth.artifact.pushed",
-	meta.EventPull:    "io.berth.artifact.pulled",
-	"manifest.delete": "io.berth.artifact.deleted",
-	"tag.delete":      "io.berth.tag.deleted",
-	"blob.delete":     "io.berth.blob.deleted",
+	"manifest.push":        "io.berth.artifact.pushed",
+	meta.EventPull:         "io.berth.artifact.pulled",
+	"manifest.delete":      "io.berth.artifact.deleted",
+	"tag.delete":           "io.berth.tag.deleted",
+	"blob.delete":          "io.berth.blob.deleted",
+	meta.EventQuotaWarning: "io.berth.quota.warning",
 }
 
 // EventType is the CloudEvents type of an outbox kind; X-Berth-Event
@@ -88,6 +90,7 @@ type (
 		Request   registryRequest `json:"request"`
 		Actor     registryActor   `json:"actor"`
 		Source    registrySource  `json:"source"`
+		Detail    string          `json:"detail,omitempty"` // berth's: what a quota warning says
 	}
 	registryTarget struct {
 		MediaType  string `json:"mediaType,omitempty"`
@@ -153,6 +156,7 @@ func RegistryBody(o Origin, events []meta.Event) ([]byte, error) {
 			},
 			Request: registryRequest{Addr: e.Addr, Host: o.Addr, Method: requestMethod[e.Kind]},
 			Actor:   registryActor{Name: e.Actor},
+			Detail:  e.Detail,
 			Source:  registrySource{Addr: o.Addr, InstanceID: o.InstanceID},
 		})
 	}
@@ -179,6 +183,7 @@ type (
 		Size       int64  `json:"size,omitempty"`
 		URL        string `json:"url,omitempty"`
 		Actor      string `json:"actor,omitempty"`
+		Detail     string `json:"detail,omitempty"`
 	}
 )
 
@@ -210,7 +215,7 @@ func CloudEventBody(o Origin, endpoint int64, e meta.Event) ([]byte, error) {
 		Subject:         subject,
 		DataContentType: "application/json",
 		Data: cloudEventData{Repository: e.Repo, Digest: e.Digest.String(), Tag: e.Tag, MediaType: e.MediaType,
-			Size: e.Size, URL: o.manifestURL(e), Actor: e.Actor},
+			Size: e.Size, URL: o.manifestURL(e), Actor: e.Actor, Detail: e.Detail},
 	})
 }
 

@@ -22,6 +22,7 @@ func TestRegistryBody(t *testing.T) {
 		{ID: 7, Kind: "manifest.push", Repo: "team/app", Digest: d1, Tag: "v1", MediaType: "application/vnd.oci.image.manifest.v1+json", Size: 321, CreatedAt: at, Actor: "alice", Addr: "192.0.2.7"},
 		{ID: 9, Kind: meta.EventPull, Repo: "team/app", Digest: d1, CreatedAt: at},
 		{ID: 11, Kind: "tag.delete", Repo: "team/app", Tag: "old", CreatedAt: at},
+		{ID: 12, Kind: meta.EventQuotaWarning, Repo: "team/app", Size: 900, Detail: "project team uses 900 B of its 1000 B quota (90%)", CreatedAt: at},
 	}
 	b, err := RegistryBody(origin, evs)
 	if err != nil {
@@ -52,6 +53,13 @@ func TestRegistryBody(t *testing.T) {
 		"request": map[string]any{"host": "reg.example.com", "method": "DELETE"},
 		"actor":   map[string]any{},
 		"source":  map[string]any{"addr": "reg.example.com", "instanceID": "i-1"},
+	}, {
+		"id": "12", "timestamp": "2024-05-06T07:08:09.123Z", "action": "quota_warning",
+		"target":  map[string]any{"repository": "team/app", "size": 900.0, "length": 900.0},
+		"request": map[string]any{"host": "reg.example.com"},
+		"actor":   map[string]any{},
+		"source":  map[string]any{"addr": "reg.example.com", "instanceID": "i-1"},
+		"detail":  "project team uses 900 B of its 1000 B quota (90%)",
 	}}
 	if len(got) != 1 || !reflect.DeepEqual(got["events"], want) {
 		t.Errorf("envelope =\n%s\nwant events %v", b, want)
@@ -77,9 +85,14 @@ func TestCloudEventBody(t *testing.T) {
 			map[string]any{"specversion": "1.0", "id": "8-3", "source": "berth", "type": "io.berth.artifact.deleted",
 				"time": "2024-05-06T07:08:09.123Z", "subject": "lib@" + d1.String(), "datacontenttype": "application/json",
 				"data": map[string]any{"repository": "lib", "digest": d1.String()}}},
-		{"unknown kind", Origin{},
-			meta.Event{ID: 9, Kind: "quota.warning", Repo: "lib", CreatedAt: at},
+		{"quota warning", Origin{},
+			meta.Event{ID: 9, Kind: meta.EventQuotaWarning, Repo: "lib", Size: 9000, Detail: "project lib uses 8.7 KiB of its 9.7 KiB quota (90%)", CreatedAt: at},
 			map[string]any{"specversion": "1.0", "id": "9-3", "source": "berth", "type": "io.berth.quota.warning",
+				"time": "2024-05-06T07:08:09.123Z", "subject": "lib", "datacontenttype": "application/json",
+				"data": map[string]any{"repository": "lib", "size": 9000.0, "detail": "project lib uses 8.7 KiB of its 9.7 KiB quota (90%)"}}},
+		{"unknown kind", Origin{},
+			meta.Event{ID: 10, Kind: "something.new", Repo: "lib", CreatedAt: at},
+			map[string]any{"specversion": "1.0", "id": "10-3", "source": "berth", "type": "io.berth.something.new",
 				"time": "2024-05-06T07:08:09.123Z", "subject": "lib", "datacontenttype": "application/json",
 				"data": map[string]any{"repository": "lib"}}},
 	}

@@ -86,6 +86,15 @@ var quotaTests = []test{
 		if !slices.Equal(got, wantList) {
 			t.Errorf("ListProjectUsage = %v, want %v", got, wantList)
 		}
+		other := ublob("other-layer", 500)
+		pushImage(t, s, "team/b", manifest("quota-b"), other)
+		view(t, s, func(r meta.Reader) error {
+			total, err := r.TotalUsage()
+			if wantTotal := want + 500 + manifest("quota-b").Size; err == nil && total != wantTotal {
+				t.Errorf("TotalUsage = %d, want %d (each digest once across the projects)", total, wantTotal)
+			}
+			return err
+		})
 	}},
 	{"the same manifest in two repositories counts once", func(t *testing.T, s meta.Store) {
 		layer := ublob("layer", 1000)

@@ -101,6 +101,7 @@ const inManifest = `(digest = ? OR digest IN (SELECT digest FROM manifest_blobs 
 const (
 	qProjectUsage    = `SELECT bytes FROM project_totals WHERE project = ?`
 	qListUsage       = `SELECT project, bytes FROM project_totals ORDER BY project`
+	qTotalUsage      = `SELECT COALESCE(SUM(size), 0) FROM (SELECT digest, MAX(size) AS size FROM project_usage GROUP BY digest) x`
 	qUsageCounts     = `SELECT refs FROM project_usage WHERE project = ? AND digest = ?`
 	qSetProjectQuota = `UPDATE projects SET quota_bytes = ? WHERE name = ?`
 	// Takes the project's row lock (PostgreSQL) and returns its total.
@@ -134,6 +135,14 @@ const (
 	qUsageDropRepo = `DELETE FROM project_usage WHERE project = ? AND refs <= 0 RETURNING size`
 	qRepoID        = `SELECT id FROM repositories WHERE name = ?`
 )
+
+func (t *txn) TotalUsage() (int64, error) {
+	var n int64
+	if err := t.queryRow(qTotalUsage, nil, &n); err != nil {
+		return 0, fmt.Errorf("meta: total usage: %w", err)
+	}
+	return n, nil
+}
 
 func (t *txn) ProjectUsage(project string) (int64, error) {
 	var n int64

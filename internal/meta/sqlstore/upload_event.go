@@ -16,8 +16,8 @@ const (
 	qUploadUpdate  = `UPDATE uploads SET byte_offset = ?, hash_state = ?, updated_at = ? WHERE id = ?`
 	qUploadDelete  = `DELETE FROM uploads WHERE id = ?`
 
-	qEventInsert  = `INSERT INTO events (kind, repo, digest, tag, media_type, size, created_at, actor, addr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qEventsAfter  = `SELECT id, kind, repo, digest, tag, media_type, size, created_at, actor, addr FROM events WHERE id > ? ORDER BY id`
+	qEventInsert  = `INSERT INTO events (kind, repo, digest, tag, media_type, size, created_at, actor, addr, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qEventsAfter  = `SELECT id, kind, repo, digest, tag, media_type, size, created_at, actor, addr, detail FROM events WHERE id > ? ORDER BY id`
 	qEventsAfterN = qEventsAfter + ` LIMIT ?`
 )
 
@@ -107,7 +107,7 @@ func (t *txn) AppendEvent(e meta.Event) error {
 			return fmt.Errorf("meta: append event: lock: %w", err)
 		}
 	}
-	_, err := t.exec(qEventInsert, e.Kind, e.Repo, string(e.Digest), e.Tag, e.MediaType, e.Size, nanos(e.CreatedAt), e.Actor, e.Addr)
+	_, err := t.exec(qEventInsert, e.Kind, e.Repo, string(e.Digest), e.Tag, e.MediaType, e.Size, nanos(e.CreatedAt), e.Actor, e.Addr, e.Detail)
 	if err != nil {
 		return fmt.Errorf("meta: append event: %w", err)
 	}
@@ -135,7 +135,7 @@ func (t *txn) EventsAfter(after int64, n int) ([]meta.Event, error) {
 			d       string
 			created int64
 		)
-		if err := rows.Scan(&e.ID, &e.Kind, &e.Repo, &d, &e.Tag, &e.MediaType, &e.Size, &created, &e.Actor, &e.Addr); err != nil {
+		if err := rows.Scan(&e.ID, &e.Kind, &e.Repo, &d, &e.Tag, &e.MediaType, &e.Size, &created, &e.Actor, &e.Addr, &e.Detail); err != nil {
 			return nil, fmt.Errorf("meta: events after %d: %w", after, err)
 		}
 		e.Digest, e.CreatedAt = digest.Digest(d), fromNanos(created)

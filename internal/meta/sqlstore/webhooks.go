@@ -17,6 +17,7 @@ func webhookMigration() Migration {
 			// Who made each change, for the notifications.
 			`ALTER TABLE events ADD COLUMN actor TEXT NOT NULL DEFAULT ''`,
 			`ALTER TABLE events ADD COLUMN addr TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE events ADD COLUMN detail TEXT NOT NULL DEFAULT ''`,
 			// project NULL: a global endpoint. last_event is the cursor
 			// in the outbox (events.id). events is a comma-separated list.
 			`CREATE TABLE webhooks (
