@@ -58,7 +58,7 @@ func (s *Service) OpenBlob(ctx context.Context, repo string, d digest.Digest) (b
 	}
 	rc, err := s.blobs.Open(ctx, d)
 	if errors.Is(err, blob.ErrNotFound) {
-		s.log.Error("blob linked in the index is missing from storage", "repo", repo, "digest", d)
+		s.log.ErrorContext(ctx, "blob linked in the index is missing from storage", "repo", repo, "digest", d)
 		return nil, info, errcode.BlobUnknown.WithDetail(map[string]string{"digest": d.String()})
 	}
 	return rc, info, err

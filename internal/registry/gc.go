@@ -102,7 +102,7 @@ func (s *Service) GC(ctx context.Context, o GCOptions) (GCReport, error) {
 		})
 	}
 	if err == nil && (rep.Tags > 0 || rep.Manifests > 0 || rep.Links > 0 || rep.Blobs > 0) {
-		s.log.Info("garbage collection", "tags", rep.Tags, "manifests", rep.Manifests, "links", rep.Links, "blobs", rep.Blobs,
+		s.log.InfoContext(ctx, "garbage collection", "tags", rep.Tags, "manifests", rep.Manifests, "links", rep.Links, "blobs", rep.Blobs,
 			"bytes", rep.Bytes, "dry_run", o.DryRun, "took", rep.Duration)
 	}
 	return rep, err

@@ -205,7 +205,7 @@ func uploadLost(err error) *errcode.Error {
 
 func (s *Service) truncate(ctx context.Context, u *meta.Upload) {
 	if _, err := s.blobs.WriteUpload(context.WithoutCancel(ctx), u.ID, u.Offset, strings.NewReader("")); err != nil {
-		s.log.Warn("discarding a partial chunk failed", "upload", u.ID, "err", err)
+		s.log.WarnContext(ctx, "discarding a partial chunk failed", "upload", u.ID, "err", err)
 	}
 }
 
@@ -339,7 +339,7 @@ func (s *Service) CancelUpload(ctx context.Context, repo, id string) error {
 func (s *Service) abort(ctx context.Context, id string) {
 	ctx = context.WithoutCancel(ctx)
 	if err := s.blobs.AbortUpload(ctx, id); err != nil && !errors.Is(err, blob.ErrUploadNotFound) {
-		s.log.Warn("aborting upload failed", "upload", id, "err", err)
+		s.log.WarnContext(ctx, "aborting upload failed", "upload", id, "err", err)
 	}
 	s.dropSession(ctx, id)
 }
@@ -347,7 +347,7 @@ func (s *Service) abort(ctx context.Context, id string) {
 func (s *Service) dropSession(ctx context.Context, id string) {
 	err := s.meta.UpdateAsync(context.WithoutCancel(ctx), func(tx meta.Tx) error { return tx.DeleteUpload(id) })
 	if err != nil && !errors.Is(err, meta.ErrNotFound) {
-		s.log.Warn("deleting upload session failed", "upload", id, "err", err)
+		s.log.WarnContext(ctx, "deleting upload session failed", "upload", id, "err", err)
 	}
 }
 
@@ -387,7 +387,7 @@ func (s *Service) PutBlob(ctx context.Context, repo string, d digest.Digest, len
 	}
 	if err != nil {
 		if aerr := s.blobs.AbortUpload(context.WithoutCancel(ctx), id); aerr != nil && !errors.Is(aerr, blob.ErrUploadNotFound) {
-			s.log.Warn("aborting upload failed", "upload", id, "err", aerr)
+			s.log.WarnContext(ctx, "aborting upload failed", "upload", id, "err", aerr)
 		}
 		return blob.Info{}, storageErr(err)
 	}

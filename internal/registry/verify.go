@@ -52,7 +52,7 @@ func (s *Service) quarantineSnapshot(ctx context.Context) *quarantineSnap {
 		qs, err = r.ListQuarantine()
 		return err
 	}); err != nil {
-		s.log.Error("reading the quarantine list", "err", err)
+		s.log.ErrorContext(ctx, "reading the quarantine list", "err", err)
 		if sn := q.snap.Load(); sn != nil {
 			return sn
 		}
@@ -242,7 +242,7 @@ func (s *Service) verifyBlob(ctx context.Context, d digest.Digest, t *byteThrott
 
 func (s *Service) quarantineBlob(ctx context.Context, d digest.Digest, reason string) error {
 	defer s.forgetQuarantine()
-	s.log.Error("blob failed verification: quarantined", "digest", d, "reason", reason)
+	s.log.ErrorContext(ctx, "blob failed verification: quarantined", "digest", d, "reason", reason)
 	return s.meta.Update(ctx, func(tx meta.Tx) error {
 		if err := tx.PutQuarantine(meta.QuarantinedBlob{Digest: d.String(), Reason: reason, At: s.opts.Now()}); err != nil {
 			return err
