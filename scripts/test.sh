@@ -85,7 +85,9 @@ if [ "$MODE" != quick ]; then
 	ensure_packages dockerd=docker.io docker=docker.io mount=mount curl=curl ss=iproute2
 	ensure_nginx
 	ensure_promtool
-	[ "$E2E_TARGET" = distribution ] && ensure_packages docker-registry=docker-registry
+	# The reference registry: the target with E2E_TARGET=distribution, and the
+	# third registry `berth copy` goes through (test/e2e/copy_test.go).
+	ensure_packages docker-registry=docker-registry
 fi
 section_done
 

@@ -28,6 +28,7 @@ var layers = []struct {
 	{"internal/auth/ldap", 0},
 	{"internal/blob", 1},
 	{"internal/meta", 1},
+	{"internal/transfer", 1}, // image copy engine: go-containerregistry and layer-0 packages only
 	{"internal/registry", 2},
 	{"internal/jobs", 2},
 	{"internal/relocate", 2},
