@@ -32,7 +32,10 @@ func adminCLI(t *testing.T, home, stdin string, args ...string) (int, string, st
 	return code, out.String(), errb.String()
 }
 
-func TestAdminCommands(t *testing.T) {
+// startCLIServer starts berth (admin password cliAdminPassword, an empty
+// data directory) for the CLI to talk to, and returns its host:port.
+func startCLIServer(t *testing.T) string {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Storage.Path = t.TempDir()
 	cfg.Auth.AdminPassword = cliAdminPassword
@@ -41,8 +44,12 @@ func TestAdminCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(a.Handler())
-	defer func() { srv.Close(); a.Close() }()
-	host := strings.TrimPrefix(srv.URL, "http://")
+	t.Cleanup(func() { srv.Close(); a.Close() })
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func TestAdminCommands(t *testing.T) {
+	host := startCLIServer(t)
 	home := t.TempDir()
 
 	steps := []struct {

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"io"
 	"log"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -20,8 +19,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/berth-registry/berth/internal/app"
-	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/transfer"
 )
 
@@ -45,16 +42,7 @@ func copyServers(t *testing.T) (plain, berth string, digests map[string]v1.Hash)
 		}
 		digests[tag], _ = img.Digest()
 	}
-	cfg := config.Default()
-	cfg.Storage.Path = t.TempDir()
-	cfg.Auth.AdminPassword = cliAdminPassword
-	a, err := app.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(func() { srv.Close(); a.Close() })
-	return plain, strings.TrimPrefix(srv.URL, "http://"), digests
+	return plain, startCLIServer(t), digests
 }
 
 func TestCopyAndSyncCommands(t *testing.T) {

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -12,9 +9,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-
-	"github.com/berth-registry/berth/internal/app"
-	"github.com/berth-registry/berth/internal/config"
 )
 
 func TestParseQuota(t *testing.T) {
@@ -37,16 +31,7 @@ func TestParseQuota(t *testing.T) {
 }
 
 func TestQuotaCommands(t *testing.T) {
-	cfg := config.Default()
-	cfg.Storage.Path = t.TempDir()
-	cfg.Auth.AdminPassword = cliAdminPassword
-	a, err := app.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	defer func() { srv.Close(); a.Close() }()
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host := startCLIServer(t)
 	home := t.TempDir()
 	run := func(wantCode int, wantOut, wantErr string, args ...string) {
 		t.Helper()
@@ -76,7 +61,7 @@ func TestQuotaCommands(t *testing.T) {
 	// Over the quota, a new image is refused; the refusal names the project.
 	img2, _ := random.Image(3000, 1)
 	ref2, _ := name.ParseReference(host + "/team/app:v2")
-	err = remote.Write(ref2, img2, remote.WithAuth(&authn.Basic{Username: "admin", Password: cliAdminPassword}))
+	err := remote.Write(ref2, img2, remote.WithAuth(&authn.Basic{Username: "admin", Password: cliAdminPassword}))
 	if err == nil || !strings.Contains(err.Error(), "quota exceeded: project team") {
 		t.Fatalf("push over the quota: %v", err)
 	}

@@ -2,9 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,22 +10,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-
-	"github.com/berth-registry/berth/internal/app"
-	"github.com/berth-registry/berth/internal/config"
 )
 
 func TestRetentionCommands(t *testing.T) {
-	cfg := config.Default()
-	cfg.Storage.Path = t.TempDir()
-	cfg.Auth.AdminPassword = cliAdminPassword
-	a, err := app.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	defer func() { srv.Close(); a.Close() }()
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host := startCLIServer(t)
 	home := t.TempDir()
 	if code, out, errOut := adminCLI(t, home, cliAdminPassword+"\n", "login", host, "-u", "admin", "--password-stdin"); code != 0 {
 		t.Fatalf("login = %d\n%s%s", code, out, errOut)

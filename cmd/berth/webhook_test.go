@@ -1,8 +1,6 @@
 package main
 
 import (
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,22 +8,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/berth-registry/berth/internal/app"
-	"github.com/berth-registry/berth/internal/config"
 )
 
 func TestWebhookCommands(t *testing.T) {
-	cfg := config.Default()
-	cfg.Storage.Path = t.TempDir()
-	cfg.Auth.AdminPassword = cliAdminPassword
-	a, err := app.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	defer func() { srv.Close(); a.Close() }()
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host := startCLIServer(t)
 	home := t.TempDir()
 	secret := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(secret, []byte("hook-secret\n"), 0o600); err != nil {
