@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -143,9 +142,9 @@ func repositoryOf(path string) string {
 // begin starts recording a request: the returned recorder stands in for w
 // and the request body, and tracks the actor handlers find.
 func (l *AccessLog) begin(w http.ResponseWriter, r *http.Request) *recorder {
-	rec := &recorder{w: w, start: time.Now()}
+	rec := &recorder{countingWriter: countingWriter{ResponseWriter: w}, start: time.Now()}
 	if r.Body != nil && r.Body != http.NoBody {
-		rec.body.rc = r.Body
+		rec.body.ReadCloser = r.Body
 	}
 	return rec
 }
@@ -154,7 +153,7 @@ func (l *AccessLog) begin(w http.ResponseWriter, r *http.Request) *recorder {
 // load balancer's probe every few seconds would drown the log.
 func (l *AccessLog) finish(rec *recorder, r *http.Request, id string, client netip.Addr, panicked bool) {
 	end := time.Now()
-	status := rec.status
+	status := rec.code
 	if status == 0 {
 		status = http.StatusOK // nothing written: net/http answers 200
 		if panicked {
@@ -170,84 +169,11 @@ func (l *AccessLog) finish(rec *recorder, r *http.Request, id string, client net
 	})
 }
 
-// recorder is the access log's view of one request: its status, the bytes
-// read and written, and its actor. It keeps io.ReaderFrom (sendfile for
-// blobs) and http.Flusher, and unwraps for http.ResponseController.
+// recorder is the access log's view of one request: its status and bytes
+// written (countingWriter), the bytes read, its start and its actor.
 type recorder struct {
-	w      http.ResponseWriter
-	start  time.Time
-	status int
-	out    int64
-	body   countingBody
-	slot   actor.Slot
+	countingWriter
+	start time.Time
+	body  countingBody
+	slot  actor.Slot
 }
-
-var (
-	_ io.ReaderFrom = (*recorder)(nil)
-	_ http.Flusher  = (*recorder)(nil)
-)
-
-func (rec *recorder) Header() http.Header { return rec.w.Header() }
-
-func (rec *recorder) WriteHeader(code int) {
-	if rec.status == 0 && code >= 200 {
-		rec.status = code
-	}
-	rec.w.WriteHeader(code)
-}
-
-func (rec *recorder) Write(p []byte) (int, error) {
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	n, err := rec.w.Write(p)
-	rec.out += int64(n)
-	return n, err
-}
-
-// ReadFrom lets net/http send a blob file with sendfile(2) through the
-// recorder.
-func (rec *recorder) ReadFrom(src io.Reader) (int64, error) {
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	var (
-		n   int64
-		err error
-	)
-	if rf, ok := rec.w.(io.ReaderFrom); ok {
-		n, err = rf.ReadFrom(src)
-	} else {
-		n, err = io.Copy(writerOnly{rec.w}, src)
-	}
-	rec.out += n
-	return n, err
-}
-
-func (rec *recorder) Flush() {
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	if f, ok := rec.w.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// Unwrap is for http.ResponseController.
-func (rec *recorder) Unwrap() http.ResponseWriter { return rec.w }
-
-type writerOnly struct{ io.Writer }
-
-// countingBody counts the bytes a handler reads from the request body.
-type countingBody struct {
-	rc io.ReadCloser
-	n  int64
-}
-
-func (b *countingBody) Read(p []byte) (int, error) {
-	n, err := b.rc.Read(p)
-	b.n += int64(n)
-	return n, err
-}
-
-func (b *countingBody) Close() error { return b.rc.Close() }

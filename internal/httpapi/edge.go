@@ -89,7 +89,7 @@ func Edge(next http.Handler, o EdgeOptions, log *slog.Logger) http.Handler {
 		}
 		rec := o.AccessLog.begin(w, r)
 		r = r.WithContext(actor.Track(ri, &rec.slot))
-		if rec.body.rc != nil {
+		if rec.body.ReadCloser != nil {
 			r.Body = &rec.body
 		}
 		panicked := true

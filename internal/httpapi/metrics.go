@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -156,73 +155,9 @@ func Instrument(next http.Handler, m Meter) http.Handler {
 
 var meteredPool = sync.Pool{New: func() any { return new(meteredWriter) }}
 
-// meteredWriter notes the status code and counts the body bytes written
-// and, through body, read.
+// meteredWriter is a countingWriter with the request body's counter,
+// pooled: one allocation less per request.
 type meteredWriter struct {
-	http.ResponseWriter
-	code int
-	out  int64
-	body meteredBody
-}
-
-func (w *meteredWriter) WriteHeader(code int) {
-	if w.code == 0 && code >= 200 {
-		w.code = code // 1xx are interim: the final status comes later
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *meteredWriter) Write(p []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(p)
-	w.out += int64(n)
-	return n, err
-}
-
-// ReadFrom keeps the server's sendfile path for files (http.ServeContent
-// copies a blob with io.Copy, which looks for io.ReaderFrom).
-func (w *meteredWriter) ReadFrom(src io.Reader) (int64, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	var (
-		n   int64
-		err error
-	)
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
-		n, err = rf.ReadFrom(src)
-	} else {
-		n, err = io.Copy(struct{ io.Writer }{w.ResponseWriter}, src) // without ReadFrom: no recursion
-	}
-	w.out += n
-	return n, err
-}
-
-// Flush passes a flush on (streamed answers).
-func (w *meteredWriter) Flush() {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-		return
-	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Unwrap lets http.ResponseController reach the server's writer.
-func (w *meteredWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// meteredBody counts the request body bytes read.
-type meteredBody struct {
-	io.ReadCloser
-	n int64
-}
-
-func (b *meteredBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	b.n += int64(n)
-	return n, err
+	countingWriter
+	body countingBody
 }
