@@ -171,6 +171,7 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	go a.purgeLoop(bg)
 	go a.throttlePurgeLoop(bg)
 	go a.auditPurgeLoop(bg)
+	go a.outboxPurgeLoop(bg)
 	go a.keyPruneLoop(bg)
 	go a.verifyLoop(bg)
 	go a.gcLoop(bg)

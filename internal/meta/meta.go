@@ -219,6 +219,8 @@ type UploadReader interface {
 	Upload(id string) (Upload, error)
 	// UploadsUpdatedBefore returns sessions last updated before t (to purge).
 	UploadsUpdatedBefore(t time.Time) ([]Upload, error)
+	// CountUploads is how many sessions there are.
+	CountUploads() (int, error)
 }
 
 type UploadWriter interface {
@@ -253,6 +255,9 @@ type EventReader interface {
 
 type EventWriter interface {
 	AppendEvent(e Event) error
+	// DeleteEventsBefore removes the events with an ID up to upTo that
+	// were created before t, and says how many went.
+	DeleteEventsBefore(upTo int64, t time.Time) (int, error)
 }
 
 // GCReader finds what garbage collection may remove.

@@ -22,6 +22,28 @@ func sameUpload(t *testing.T, what string, got, want meta.Upload) {
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 987654321, time.UTC)
 
 var uploadTests = []test{
+	{"count", func(t *testing.T, s meta.Store) {
+		count := func() int {
+			t.Helper()
+			n := -1
+			view(t, s, func(r meta.Reader) (err error) { n, err = r.CountUploads(); return err })
+			return n
+		}
+		if n := count(); n != 0 {
+			t.Fatalf("CountUploads of an empty store = %d", n)
+		}
+		update(t, s, func(tx meta.Tx) error {
+			for _, id := range []string{"a", "b", "c"} {
+				if err := tx.CreateUpload(meta.Upload{ID: id, Repo: "r", Algorithm: "sha256", CreatedAt: t0, UpdatedAt: t0}); err != nil {
+					return err
+				}
+			}
+			return tx.DeleteUpload("b")
+		})
+		if n := count(); n != 2 {
+			t.Fatalf("CountUploads = %d, want 2", n)
+		}
+	}},
 	{"create, update, delete", func(t *testing.T, s meta.Store) {
 		u := meta.Upload{ID: "0b7c4a2e-session", Repo: "library/alpine", Algorithm: digest.SHA256,
 			HashState: []byte{0, 1, 2, 0xfe, 0xff}, CreatedAt: t0, UpdatedAt: t0}
@@ -136,6 +158,31 @@ var uploadTests = []test{
 }
 
 var eventTests = []test{
+	{"purge: events up to an ID and older than a time go", func(t *testing.T, s meta.Store) {
+		update(t, s, func(tx meta.Tx) error {
+			for i := range 5 {
+				if err := tx.AppendEvent(meta.Event{Kind: "manifest.push", Repo: "r", CreatedAt: t0.Add(time.Duration(i) * time.Hour)}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		var all []meta.Event
+		view(t, s, func(r meta.Reader) (err error) { all, err = r.EventsAfter(0, 0); return err })
+		update(t, s, func(tx meta.Tx) error {
+			// Up to the 4th, created before the 3rd: the first two.
+			n, err := tx.DeleteEventsBefore(all[3].ID, t0.Add(2*time.Hour))
+			if err == nil && n != 2 {
+				t.Errorf("DeleteEventsBefore removed %d, want 2", n)
+			}
+			return err
+		})
+		var left []meta.Event
+		view(t, s, func(r meta.Reader) (err error) { left, err = r.EventsAfter(0, 0); return err })
+		if len(left) != 3 || left[0].ID != all[2].ID {
+			t.Errorf("events left = %+v, want from ID %d", left, all[2].ID)
+		}
+	}},
 	{"append and read in order", func(t *testing.T, s meta.Store) {
 		evs := []meta.Event{
 			{Kind: "manifest.push", Repo: "r", Digest: dg("m1"), Tag: "latest", MediaType: "application/vnd.oci.image.manifest.v1+json", Size: 512, CreatedAt: t0, Actor: "alice", Addr: "192.0.2.7"},

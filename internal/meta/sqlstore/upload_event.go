@@ -19,6 +19,8 @@ const (
 	qEventInsert  = `INSERT INTO events (kind, repo, digest, tag, media_type, size, created_at, actor, addr, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qEventsAfter  = `SELECT id, kind, repo, digest, tag, media_type, size, created_at, actor, addr, detail FROM events WHERE id > ? ORDER BY id`
 	qEventsAfterN = qEventsAfter + ` LIMIT ?`
+	qCountUploads = `SELECT COUNT(*) FROM uploads`
+	qDeleteEvents = `DELETE FROM events WHERE id <= ? AND created_at < ?`
 )
 
 type scanner interface{ Scan(dest ...any) error }
@@ -112,6 +114,23 @@ func (t *txn) AppendEvent(e meta.Event) error {
 		return fmt.Errorf("meta: append event: %w", err)
 	}
 	return nil
+}
+
+func (t *txn) CountUploads() (int, error) {
+	var n int
+	if err := t.queryRow(qCountUploads, nil, &n); err != nil {
+		return 0, fmt.Errorf("meta: count uploads: %w", err)
+	}
+	return n, nil
+}
+
+func (t *txn) DeleteEventsBefore(upTo int64, before time.Time) (int, error) {
+	res, err := t.exec(qDeleteEvents, upTo, nanos(before))
+	if err != nil {
+		return 0, fmt.Errorf("meta: purge events: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
 func (t *txn) EventsAfter(after int64, n int) ([]meta.Event, error) {
