@@ -362,9 +362,10 @@ func TestGCOneAtATime(t *testing.T) {
 }
 
 // TestGCKeepsWhatAClientWasJustShown: a client that HEADs a blob its
-// repository holds may reference it without uploading it. An old link it
-// asks about is refreshed, so GC's grace period protects it again; a link
-// nobody asks about goes.
+// repository holds may reference it without uploading it, and one that
+// HEADs a manifest by digest may list it in an index without pushing it.
+// What it asks about restarts GC's grace period; what nobody asks about
+// goes.
 func TestGCKeepsWhatAClientWasJustShown(t *testing.T) {
 	const grace = 2 * time.Second
 	a, base := startApp(t, func(cfg *config.Config) { cfg.GC.Grace = grace })
@@ -378,20 +379,38 @@ func TestGCKeepsWhatAClientWasJustShown(t *testing.T) {
 	}
 	shownD, _ := shown.Digest()
 	ignoredD, _ := ignored.Digest()
-	time.Sleep(grace + 200*time.Millisecond) // both links are now older than the grace period
-	if code, _, _ := apiStatus(t, "HEAD", base+"/v2/gc/shown/blobs/"+shownD.String()); code != 200 {
-		t.Fatalf("HEAD = %d", code)
+	// Two untagged images pushed by digest, as a multi-platform build
+	// pushes its children before the index that lists them.
+	var manifests []v1.Hash
+	for range 2 {
+		img := imageWith(t, randomLayer(t, 700))
+		d, _ := img.Digest()
+		if err := remote.Write(mustRef(t, host+"/gc/children@"+d.String()), img, asAdmin); err != nil {
+			t.Fatal(err)
+		}
+		manifests = append(manifests, d)
+	}
+	time.Sleep(grace + 200*time.Millisecond) // everything is now older than the grace period
+	for _, u := range []string{"/v2/gc/shown/blobs/" + shownD.String(), "/v2/gc/children/manifests/" + manifests[0].String()} {
+		if code, _, _ := apiStatus(t, "HEAD", base+u); code != 200 {
+			t.Fatalf("HEAD %s = %d", u, code)
+		}
 	}
 	rep, err := a.RunGC(context.Background(), registry.GCOptions{Grace: grace})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Links != 1 {
-		t.Fatalf("GC removed %d links, want only the one nobody asked about", rep.Links)
+	if rep.Manifests != 1 {
+		t.Fatalf("GC removed %d manifests, want only the one nobody asked about", rep.Manifests)
 	}
-	for d, want := range map[v1.Hash]int{shownD: 200, ignoredD: 404} {
-		if code, _, _ := apiStatus(t, "HEAD", base+"/v2/gc/shown/blobs/"+d.String()); code != want {
-			t.Errorf("HEAD %s after GC = %d, want %d", d, code, want)
+	for u, want := range map[string]int{
+		"/v2/gc/shown/blobs/" + shownD.String():              200,
+		"/v2/gc/shown/blobs/" + ignoredD.String():            404,
+		"/v2/gc/children/manifests/" + manifests[0].String(): 200,
+		"/v2/gc/children/manifests/" + manifests[1].String(): 404,
+	} {
+		if code, _, _ := apiStatus(t, "GET", base+u); code != want {
+			t.Errorf("GET %s after GC = %d, want %d", u, code, want)
 		}
 	}
 }

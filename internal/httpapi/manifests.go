@@ -26,6 +26,11 @@ func (a *API) getManifest(w http.ResponseWriter, r *http.Request, rt route) erro
 	if err != nil {
 		return err
 	}
+	if r.Method == http.MethodHead && ref.Digest != "" {
+		if err := a.svc.ManifestShown(r.Context(), rt.name, m); err != nil {
+			return err
+		}
+	}
 	h := w.Header()
 	h["Content-Type"] = []string{m.MediaType}
 	h["Docker-Content-Digest"] = []string{m.Digest.String()}

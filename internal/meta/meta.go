@@ -182,6 +182,11 @@ type ManifestWriter interface {
 	// DeleteManifest removes the manifest, its references and every tag that
 	// points at it. ErrNotFound if it is not in repo.
 	DeleteManifest(repo string, d digest.Digest) error
+	// TouchManifest notes that a client was shown manifest d of repo at
+	// at (a HEAD by digest: it may list it in an index it pushes next), so
+	// garbage collection's grace period starts again. ErrNotFound if the
+	// manifest is not in repo.
+	TouchManifest(repo string, d digest.Digest, at time.Time) error
 }
 
 type TagReader interface {
@@ -275,6 +280,9 @@ type GCReader interface {
 	LinkReferenced(repo string, d digest.Digest) (bool, error)
 	// LinkedDigests returns which of ds any repository links.
 	LinkedDigests(ds []digest.Digest) (map[digest.Digest]bool, error)
+	// ManifestSeen is when TouchManifest last noted manifest d of repo
+	// (zero if never, or if there is no such manifest).
+	ManifestSeen(repo string, d digest.Digest) (time.Time, error)
 	// OrphanReferrerTags returns up to n tags that look like the
 	// referrers tag schema ("sha256-" and 64 more characters, then maybe a
 	// suffix such as ".sig"; the caller checks the rest) last set before t

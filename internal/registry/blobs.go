@@ -50,6 +50,38 @@ func (s *Service) refreshLink(ctx context.Context, repo string, d digest.Digest)
 	})
 }
 
+// ManifestShown is told that a client checked manifest m of repo by
+// digest (a HEAD, as clients do before pushing an index that lists it
+// without pushing it again). When m is older than Options.LinkRefresh and
+// was not shown that recently, the sighting is noted under the digest's
+// lock that garbage collection's sweep takes: either the sweep removed it
+// first (the client hears it is unknown) or it finds it fresh.
+func (s *Service) ManifestShown(ctx context.Context, repo string, m meta.Manifest) error {
+	now := s.opts.Now()
+	if s.opts.LinkRefresh <= 0 || now.Sub(m.CreatedAt) <= s.opts.LinkRefresh {
+		return nil
+	}
+	var seen time.Time
+	if err := s.meta.View(ctx, func(r meta.Reader) error {
+		var err error
+		seen, err = r.ManifestSeen(repo, m.Digest)
+		return err
+	}); err != nil || now.Sub(seen) <= s.opts.LinkRefresh {
+		return err
+	}
+	err := s.meta.UpdateAsync(ctx, func(tx meta.Tx) error {
+		if err := tx.LockDigests(m.Digest); err != nil {
+			return err
+		}
+		return tx.TouchManifest(repo, m.Digest, now)
+	})
+	if errors.Is(err, meta.ErrNotFound) {
+		s.cache.forgetManifest(repo, m.Digest)
+		return manifestUnknown(repo, Reference{Digest: m.Digest})
+	}
+	return err
+}
+
 // OpenBlob opens blob d of repo for reading.
 func (s *Service) OpenBlob(ctx context.Context, repo string, d digest.Digest) (blob.Reader, blob.Info, error) {
 	info, err := s.StatBlob(ctx, repo, d)

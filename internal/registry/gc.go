@@ -220,6 +220,10 @@ func (s *Service) manifestKept(tx meta.Tx, repo string, d digest.Digest, cutoff 
 	if !m.CreatedAt.Before(cutoff) {
 		return true, m, nil
 	}
+	// Shown to a client since (HEAD by digest): it may be listed next.
+	if seen, err := tx.ManifestSeen(repo, d); err != nil || !seen.Before(cutoff) {
+		return true, m, err
+	}
 	if tags, err := tx.TagsOf(repo, d); err != nil || len(tags) > 0 {
 		return true, m, err
 	}

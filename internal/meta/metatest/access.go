@@ -684,6 +684,38 @@ var gcTests = []test{
 			return nil
 		})
 	}},
+	{"gc readers: manifests a client was shown", func(t *testing.T, s meta.Store) {
+		m, other := manifest("shown"), manifest("other")
+		putManifests(t, s, "a/app", m, other)
+		at := time.Unix(1700000000, 0).UTC()
+		seen := func(d digest.Digest) time.Time {
+			t.Helper()
+			var got time.Time
+			view(t, s, func(r meta.Reader) (err error) { got, err = r.ManifestSeen("a/app", d); return err })
+			return got
+		}
+		if got := seen(m.Digest); !got.IsZero() {
+			t.Fatalf("never shown: ManifestSeen = %v", got)
+		}
+		update(t, s, func(tx meta.Tx) error {
+			wantNotFound(t, "TouchManifest of a manifest not in the repository", tx.TouchManifest("b/app", m.Digest, at))
+			if err := tx.TouchManifest("a/app", m.Digest, at.Add(-time.Hour)); err != nil {
+				return err
+			}
+			return tx.TouchManifest("a/app", m.Digest, at) // again: moves
+		})
+		if got := seen(m.Digest); !got.Equal(at) {
+			t.Fatalf("ManifestSeen = %v, want %v", got, at)
+		}
+		if got := seen(other.Digest); !got.IsZero() {
+			t.Fatalf("another manifest: ManifestSeen = %v", got)
+		}
+		update(t, s, func(tx meta.Tx) error { return tx.DeleteManifest("a/app", m.Digest) })
+		putManifests(t, s, "a/app", m) // pushed again: never shown yet
+		if got := seen(m.Digest); !got.IsZero() {
+			t.Fatalf("after delete and re-push: ManifestSeen = %v", got)
+		}
+	}},
 	{"gc readers: referrers-schema tags whose subject is gone", func(t *testing.T, s meta.Store) {
 		subject, gone := manifest("subject"), manifest("gone")
 		sig1, sig2, sig3, other := manifest("sig1"), manifest("sig2"), manifest("sig3"), manifest("other")

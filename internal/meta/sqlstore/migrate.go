@@ -37,7 +37,8 @@ const selectSchemaVersion = `SELECT COALESCE(MAX(version), 0) FROM schema_migrat
 // once for every dialect with the Type* placeholders. New entries are only
 // ever appended; a released migration is never edited.
 func CoreMigrations() []Migration {
-	return append(baseMigrations(), pullStatsMigration(), quotaMigration(), retentionMigration(), webhookMigration())
+	return append(baseMigrations(), pullStatsMigration(), quotaMigration(), retentionMigration(), webhookMigration(),
+		manifestSeenMigration())
 }
 
 // baseMigrations are versions 1 to 7; each later one has its own function
