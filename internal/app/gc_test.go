@@ -203,10 +203,16 @@ func mustManifestSize(t *testing.T, img v1.Image) int64 {
 // share layers, pull what they tagged, and untag some: no pull of anything
 // still tagged fails, and afterwards everything unreferenced is gone.
 func TestGCWhileServing(t *testing.T) {
+	// The server's gc.grace is the runs' grace: a layer a client is shown
+	// (HEAD) is refreshed after half of it, so the rest must outlast the
+	// time from that HEAD to the manifest PUT, race detector included.
+	const grace = 6 * time.Second
 	data := t.TempDir()
-	a, base := startApp(t, func(cfg *config.Config) { cfg.Storage.Path = data })
+	a, base := startApp(t, func(cfg *config.Config) {
+		cfg.Storage.Path = data
+		cfg.GC.Grace = grace
+	})
 	host := strings.TrimPrefix(base, "http://")
-	const grace = 3 * time.Second // longer than any one push here
 	pool := make([]v1.Layer, 6)
 	for i := range pool {
 		pool[i] = randomLayer(t, int64(2048+i))
