@@ -118,7 +118,7 @@ func (x *API) listRepositories(ctx context.Context, actor auth.Identity, r *http
 	project := q.Get("project")
 	visible := x.auth.Visible(ctx, actor)
 	keep := func(repo string) (bool, error) {
-		if project != "" && auth.ProjectOf(repo) != project {
+		if project != "" && meta.ProjectOf(repo) != project {
 			return false, nil
 		}
 		return visible(repo)
@@ -133,7 +133,7 @@ func (x *API) listRepositories(ctx context.Context, actor auth.Identity, r *http
 	}
 	out := repositoryPage{Repositories: make([]repositoryJSON, 0, len(page.Items))}
 	for _, name := range page.Items {
-		out.Repositories = append(out.Repositories, repositoryJSON{Name: name, Project: auth.ProjectOf(name)})
+		out.Repositories = append(out.Repositories, repositoryJSON{Name: name, Project: meta.ProjectOf(name)})
 	}
 	if page.More && len(page.Items) > 0 {
 		out.Next = page.Items[len(page.Items)-1]

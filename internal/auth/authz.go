@@ -61,7 +61,7 @@ func (z *Authorizer) Grant(ctx context.Context, id Identity, repo string) (Grant
 }
 
 func (z *Authorizer) grant(r meta.Reader, id Identity, repo string, now time.Time) (Grant, error) {
-	project := ProjectOf(repo)
+	project := meta.ProjectOf(repo)
 	p, err := r.Project(project)
 	missing := errors.Is(err, meta.ErrNotFound)
 	if err != nil && !missing {
@@ -146,7 +146,7 @@ func bestRole(r meta.Reader, id Identity, project string) (string, error) {
 // whose pattern matches repo (none if the robot is inactive, or repo lies
 // outside a project robot's project).
 func robotActions(rb meta.Robot, repo string, now time.Time) []string {
-	if !robotActive(rb, now) || (rb.Project != "" && ProjectOf(repo) != rb.Project) {
+	if !robotActive(rb, now) || (rb.Project != "" && meta.ProjectOf(repo) != rb.Project) {
 		return nil
 	}
 	var out []string
@@ -176,7 +176,7 @@ func (z *Authorizer) Visible(ctx context.Context, id Identity) func(repo string)
 			g, err := z.Grant(ctx, id, repo)
 			return g.List, err
 		}
-		project := ProjectOf(repo)
+		project := meta.ProjectOf(repo)
 		if v, ok := seen[project]; ok {
 			return v, nil
 		}

@@ -75,14 +75,6 @@ func RobotName(project, name string) string {
 	return RobotPrefix + project + "+" + name
 }
 
-// ProjectOf returns the project of a repository: its first path component.
-func ProjectOf(repo string) string {
-	if i := strings.IndexByte(repo, '/'); i >= 0 {
-		return repo[:i]
-	}
-	return repo
-}
-
 // Scope is a request for access in the Docker token format:
 // "repository:team/app:pull,push" or "registry:catalog:*".
 type Scope struct {

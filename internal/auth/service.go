@@ -160,12 +160,12 @@ func (s *Service) Check(ctx context.Context, cr Credentials, need Need) (Identit
 			return Identity{}, &ChallengeError{Scope: scope, Insufficient: cr.Bearer != ""}
 		}
 		if g.ProjectMissing && slices.Contains(scope.Actions, ActionPush) {
-			return Identity{}, &NoProjectError{Project: ProjectOf(scope.Name)}
+			return Identity{}, &NoProjectError{Project: meta.ProjectOf(scope.Name)}
 		}
 		return Identity{}, ErrDenied
 	}
 	if g.ProjectMissing && slices.Contains(scope.Actions, ActionPush) {
-		if _, err := s.Authz.EnsureProject(ctx, id, ProjectOf(scope.Name)); err != nil {
+		if _, err := s.Authz.EnsureProject(ctx, id, meta.ProjectOf(scope.Name)); err != nil {
 			return Identity{}, err
 		}
 	}
@@ -333,7 +333,7 @@ func (s *Service) grantScope(ctx context.Context, id Identity, sc Scope) (Scope,
 		}
 	}
 	if g.ProjectMissing && slices.Contains(out.Actions, ActionPush) {
-		if _, err := s.Authz.EnsureProject(ctx, id, ProjectOf(sc.Name)); err != nil {
+		if _, err := s.Authz.EnsureProject(ctx, id, meta.ProjectOf(sc.Name)); err != nil {
 			return out, fmt.Errorf("auth: %w", err)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/berth-registry/berth/internal/meta"
 )
 
 // Meter takes what the HTTP layer measures (metrics.Metrics). Its label
@@ -33,8 +35,7 @@ func (a *API) countOperation(repo, operation string) {
 	if a.meter == nil {
 		return
 	}
-	project, _, _ := strings.Cut(repo, "/")
-	a.meter.CountOperation(project, operation)
+	a.meter.CountOperation(meta.ProjectOf(repo), operation)
 }
 
 // countLoginFailure counts a failed login by its audit action.

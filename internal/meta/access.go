@@ -2,6 +2,7 @@ package meta
 
 import (
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -30,6 +31,15 @@ type Project struct {
 	Public    bool
 	Quota     int64
 	CreatedAt time.Time
+}
+
+// ProjectOf returns the project of a repository: its first path
+// component ("team" for "team/app"; "alpine" for "alpine").
+func ProjectOf(repo string) string {
+	if i := strings.IndexByte(repo, '/'); i >= 0 {
+		return repo[:i]
+	}
+	return repo
 }
 
 // Member kinds: a local (or htpasswd) user, or a directory group whose

@@ -2,7 +2,6 @@ package meta
 
 import (
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -70,8 +69,7 @@ type Webhook struct {
 // the endpoint is global.
 func (w Webhook) Wants(e Event) bool {
 	if w.Project != "" {
-		first, _, _ := strings.Cut(e.Repo, "/")
-		if first != w.Project {
+		if ProjectOf(e.Repo) != w.Project {
 			return false
 		}
 	}

@@ -25,11 +25,7 @@ func namesReferrers(tags string) bool {
 // ImmutableRule returns the rule ("<repositories> <tags>") that makes tag
 // of repo immutable, or "" when none does.
 func (Immutability) ImmutableRule(r meta.Reader, repo, tag string) (string, error) {
-	project := repo
-	if i := strings.IndexByte(repo, '/'); i >= 0 {
-		project = repo[:i]
-	}
-	rules, err := r.ImmutableRules(project)
+	rules, err := r.ImmutableRules(meta.ProjectOf(repo))
 	if err != nil || len(rules) == 0 {
 		return "", err
 	}

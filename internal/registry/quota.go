@@ -58,7 +58,7 @@ type quotaCheck struct {
 // lockQuota starts the quota check of a push into repo (nothing to check
 // when the project has no quota).
 func lockQuota(tx meta.Tx, repo string) (quotaCheck, error) {
-	project := projectOf(repo)
+	project := meta.ProjectOf(repo)
 	quota, err := projectQuota(tx, project)
 	if err != nil || quota <= 0 {
 		return quotaCheck{}, err
@@ -102,7 +102,7 @@ func (q quotaCheck) warning(repo string, after int64, at time.Time) (meta.Event,
 // quota or the blob would take it over. A blob the project holds already
 // (d set and counted) adds nothing and passes.
 func (s *Service) checkUploadQuota(ctx context.Context, repo string, d digest.Digest, size int64) error {
-	project := projectOf(repo)
+	project := meta.ProjectOf(repo)
 	return s.meta.View(ctx, func(r meta.Reader) error {
 		quota, err := projectQuota(r, project)
 		if err != nil || quota <= 0 {

@@ -11,16 +11,7 @@ import (
 
 func immutableError(repo, tag, rule, what string) error {
 	return errcode.Denied.Errorf("tag %s of %s is immutable (rule %q of project %s): it cannot be %s; push under a new tag",
-		tag, repo, rule, projectOf(repo), what)
-}
-
-func projectOf(repo string) string {
-	for i := range len(repo) {
-		if repo[i] == '/' {
-			return repo[:i]
-		}
-	}
-	return repo
+		tag, repo, rule, meta.ProjectOf(repo), what)
 }
 
 // checkTagMove refuses to point an immutable tag that exists at another

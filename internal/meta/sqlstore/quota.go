@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 
@@ -78,15 +77,6 @@ func quotaMigration() Migration {
 				SELECT project, SUM(size) FROM project_usage GROUP BY project`,
 		},
 	}
-}
-
-// projectOf returns the first path component of a repository name (the
-// same rule as auth.ProjectOf, which this package cannot import).
-func projectOf(repo string) string {
-	if i := strings.IndexByte(repo, '/'); i >= 0 {
-		return repo[:i]
-	}
-	return repo
 }
 
 // blobsOfManifest is the blobs the manifest stored as row ? references,
@@ -208,7 +198,7 @@ func (t *txn) addUsage(project string, delta int64) error {
 // countManifest adds the manifest just inserted as row id (with its
 // references) to the usage of repo's project.
 func (t *txn) countManifest(repo string, id int64, m meta.Manifest) error {
-	project := projectOf(repo)
+	project := meta.ProjectOf(repo)
 	if _, err := t.LockProjectUsage(project); err != nil {
 		return err
 	}
@@ -235,7 +225,7 @@ func (t *txn) countManifest(repo string, id int64, m meta.Manifest) error {
 // uncountManifest takes the manifest stored as row id (about to be deleted)
 // out of the usage of repo's project.
 func (t *txn) uncountManifest(repo string, id int64, d digest.Digest) error {
-	project := projectOf(repo)
+	project := meta.ProjectOf(repo)
 	if _, err := t.LockProjectUsage(project); err != nil {
 		return err
 	}
@@ -252,7 +242,7 @@ func (t *txn) uncountManifest(repo string, id int64, d digest.Digest) error {
 // uncountRepository takes every manifest of the repository (row id, about
 // to be deleted) out of its project's usage.
 func (t *txn) uncountRepository(repo string, id int64) error {
-	project := projectOf(repo)
+	project := meta.ProjectOf(repo)
 	if _, err := t.LockProjectUsage(project); err != nil {
 		return err
 	}

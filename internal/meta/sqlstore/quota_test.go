@@ -24,7 +24,7 @@ func TestProjectOf(t *testing.T) {
 			if err := db.QueryRow(`SELECT `+projectOfSQL("n")+` FROM (SELECT ? AS n) r`, name).Scan(&got); err != nil {
 				t.Fatal(err)
 			}
-			if want := projectOf(name); got != want {
+			if want := meta.ProjectOf(name); got != want {
 				t.Errorf("SQL project of %q = %q, Go says %q", name, got, want)
 			}
 		})
