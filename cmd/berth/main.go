@@ -86,7 +86,8 @@ func (c *cli) rootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(c.serveCmd(), c.configCmd(), c.dbCmd(), c.relocateCmd(), c.versionCmd(),
 		c.loginCmd(), c.userCmd(), c.projectCmd(), c.robotCmd(), c.repoCmd(), c.tokenCmd(), c.immutableCmd(), c.verifyCmd(), c.gcCmd(),
-		c.quotaCmd(), c.retentionCmd(), c.webhookCmd(), c.copyCmd(), c.syncCmd())
+		c.quotaCmd(), c.retentionCmd(), c.webhookCmd(), c.copyCmd(), c.syncCmd(),
+		c.proxyCmd(), c.replicationCmd())
 	return root
 }
 

@@ -16,10 +16,17 @@ type key struct{}
 
 // With returns ctx carrying a; a Slot that ctx tracks (see Track) records a.
 func With(ctx context.Context, a Actor) context.Context {
-	if s, ok := ctx.Value(slotKey{}).(*Slot); ok {
+	if s, ok := ctx.Value(slotKey{}).(*Slot); ok && s != nil {
 		s.a = a
 	}
 	return context.WithValue(ctx, key{}, a)
+}
+
+// Behalf returns ctx carrying a for work done on behalf of a request by
+// someone else (the pull-through cache filling itself): unlike With, the
+// request's Slot keeps the request's own actor.
+func Behalf(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(context.WithValue(ctx, slotKey{}, (*Slot)(nil)), key{}, a)
 }
 
 // Slot receives the actor that handlers further down find for a request,

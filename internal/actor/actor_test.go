@@ -40,3 +40,15 @@ func TestTrack(t *testing.T) {
 		})
 	}
 }
+
+func TestBehalfKeepsTheSlot(t *testing.T) {
+	var s Slot
+	ctx := With(Track(context.Background(), &s), Actor{Name: "alice", Kind: "user"})
+	sys := With(Behalf(ctx, Actor{Name: "proxy", Kind: "system"}), Actor{Name: "proxy2", Kind: "system"})
+	if got := From(sys).Name; got != "proxy2" {
+		t.Errorf("From(behalf) = %q, want proxy2", got)
+	}
+	if got := s.Actor().Name; got != "alice" {
+		t.Errorf("slot = %q after Behalf, want alice", got)
+	}
+}

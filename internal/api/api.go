@@ -16,6 +16,7 @@ import (
 	"github.com/berth-registry/berth/internal/errcode"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/replicate"
 )
 
 // Prefix is where the API is served.
@@ -33,7 +34,8 @@ type API struct {
 	clientAddr func(*http.Request) string
 	gc         func(context.Context, registry.GCOptions) (registry.GCReport, error)
 	gcGrace    time.Duration
-	retention  retentionRunner // nil: not available (see WithRetention)
+	retention  retentionRunner    // nil: not available (see WithRetention)
+	replicate  *replicate.Service // nil: not available (see WithReplication)
 }
 
 // New returns the management API over the access-control service.

@@ -27,7 +27,8 @@ type operation struct {
 
 // operations is every endpoint of the management API, in one table that
 // both the router and the OpenAPI document are made from.
-var operations = slices.Concat(coreOperations, quotaOperations, retentionOperations, webhookOperations)
+var operations = slices.Concat(coreOperations, quotaOperations, retentionOperations, webhookOperations,
+	proxyOperations, replicationOperations)
 
 var coreOperations = []operation{
 	{"GET", "/me", (*API).me, "The caller's identity", "any logged-in caller", nil, identityJSON{}, 200},

@@ -12,7 +12,6 @@ import (
 	"github.com/berth-registry/berth/internal/auth/ldap"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/meta"
-	"github.com/berth-registry/berth/internal/secretbox"
 )
 
 // openAccess builds the access control of auth.mode local: the htpasswd
@@ -37,13 +36,9 @@ func openAccess(ctx context.Context, cfg config.Config, md meta.Store, log *slog
 		}
 		external = append(external, ldapChecker{d})
 	}
-	var box *secretbox.Box
-	if key, err := cfg.SecretsKey(); err != nil {
-		return nil, fmt.Errorf("secrets.key: %w", err)
-	} else if key != nil {
-		if box, err = secretbox.New(key); err != nil {
-			return nil, err
-		}
+	box, err := secretBox(cfg)
+	if err != nil {
+		return nil, err
 	}
 	svc, err := auth.New(ctx, md, auth.Options{
 		Secrets:            box,

@@ -21,6 +21,7 @@ import (
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/metrics"
 	"github.com/berth-registry/berth/internal/policy"
+	"github.com/berth-registry/berth/internal/proxy"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/retention"
 	"github.com/berth-registry/berth/internal/tlscert"
@@ -29,17 +30,18 @@ import (
 // App is a running berth: drivers, services and the HTTP handler, built from
 // one Config.
 type App struct {
-	cfg     config.Config
-	log     *slog.Logger
-	blobs   blob.Store
-	meta    meta.Store
-	svc     *registry.Service
-	handler http.Handler
-	tls     *tlscert.Reloader // nil: plain HTTP
-	access  *auth.Service     // nil with auth.mode none
-	audit   *audit.Recorder
-	metrics *metrics.Metrics // nil: metrics.enabled off
-	health  *health
+	cfg       config.Config
+	log       *slog.Logger
+	blobs     blob.Store
+	meta      meta.Store
+	svc       *registry.Service
+	handler   http.Handler
+	tls       *tlscert.Reloader // nil: plain HTTP
+	access    *auth.Service     // nil with auth.mode none
+	audit     *audit.Recorder
+	metrics   *metrics.Metrics // nil: metrics.enabled off
+	health    *health
+	upstreams *proxy.Upstreams
 	// accessLog writes a line per request; nil with log.access off.
 	accessLog *httpapi.AccessLog
 }
@@ -65,6 +67,12 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		// Other nodes write too: a process-local cache would serve stale tags.
 		cacheSize = 0
 	}
+	box, err := secretBox(cfg)
+	if err != nil {
+		_ = md.Close()
+		return nil, err
+	}
+	upstreams := newUpstreams(cfg, md, box, log)
 	svc := registry.New(blobs, md, registry.Options{
 		MaxBlobSize:     cfg.Storage.MaxBlobSize,
 		ManifestMaxSize: cfg.Registry.ManifestMaxSize,
@@ -73,6 +81,9 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		RedirectTTL:     redirectTTL(cfg),
 		Tags:            policy.Immutability{},
 		LinkRefresh:     cfg.GC.Grace / 2,
+		Upstream:        upstreams,
+		UpstreamTimeout: cfg.Proxy.Timeout,
+		SpoolDir:        spoolDir(cfg),
 	}, log)
 	mux := http.NewServeMux()
 	rec := audit.New(md, log, 10000)
@@ -109,9 +120,11 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	}
 	a := &App{cfg: cfg, log: log, blobs: blobs, meta: md, svc: svc, handler: httpapi.Edge(mux, edge, log), access: access, audit: rec}
 	a.accessLog, a.health = edge.AccessLog, newHealth(cfg.Health, blobs, md, log)
+	a.upstreams = upstreams
 	if mgmt != nil {
 		mgmt.WithGC(a.RunGC, cfg.GC.Grace)
 		mgmt.WithRetention(a.RunRetention)
+		mgmt.WithReplication(a.ReplicationService())
 	}
 	if cfg.HTTP.TLS.Certificate != "" {
 		if a.tls, err = tlscert.New(cfg.HTTP.TLS.Certificate, cfg.HTTP.TLS.Key, log); err != nil {
@@ -124,6 +137,8 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	a.mountMetrics(mux, mgmt, v2)
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
+	// ns= moves a pull into the proxy project of the registry it names.
+	a.handler = httpapi.Mirror(a.handler, "", upstreams, log)
 	return a, nil
 }
 
@@ -177,9 +192,11 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	go a.gcLoop(bg)
 	go a.retentionLoop(bg)
 	go a.webhookLoop(bg)
+	go a.replicationLoop(bg)
 	go a.serveDebug(bg)
 	go a.health.loop(bg)
 	go a.serveMetrics(bg)
+	go a.serveMirror(bg)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

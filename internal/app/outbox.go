@@ -15,7 +15,8 @@ const outboxKeep = 24 * time.Hour
 
 // outboxPurgeLoop removes, every hour, the outbox events that every
 // webhook endpoint (enabled or not: a disabled one catches up when enabled
-// again) has passed and that are older than outboxKeep.
+// again) and every enabled event-triggered replication policy has passed
+// and that are older than outboxKeep.
 func (a *App) outboxPurgeLoop(ctx context.Context) {
 	jobs.New(a.meta, a.log).Every(ctx, "purge-outbox", time.Hour, func(ctx context.Context) error {
 		n, err := purgeOutbox(ctx, a.meta, time.Now())
@@ -36,6 +37,16 @@ func purgeOutbox(ctx context.Context, store meta.Store, now time.Time) (int, err
 		upTo := int64(math.MaxInt64)
 		for _, w := range hooks {
 			upTo = min(upTo, w.Cursor)
+		}
+		// Event-triggered replication policies read the outbox too.
+		policies, err := tx.ListReplicationPolicies()
+		if err != nil {
+			return err
+		}
+		for _, p := range policies {
+			if p.Enabled && p.OnEvent {
+				upTo = min(upTo, p.Cursor)
+			}
 		}
 		n, err = tx.DeleteEventsBefore(upTo, now.Add(-outboxKeep))
 		return err

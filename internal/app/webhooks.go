@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/url"
 
-	"github.com/berth-registry/berth/internal/secretbox"
 	"github.com/berth-registry/berth/internal/webhook"
 )
 
@@ -12,14 +11,9 @@ import (
 // metadata store (each on one node of a cluster at a time) until ctx
 // ends.
 func (a *App) webhookLoop(ctx context.Context) {
-	var box *secretbox.Box
-	key, err := a.cfg.SecretsKey()
+	box, err := secretBox(a.cfg)
 	if err != nil {
-		a.log.Error("webhooks: secrets.key unusable: sealed endpoint secrets cannot be opened", "err", err)
-	} else if key != nil {
-		if box, err = secretbox.New(key); err != nil {
-			a.log.Error("webhooks: secrets.key unusable: sealed endpoint secrets cannot be opened", "err", err)
-		}
+		a.log.Error("webhooks: sealed endpoint secrets cannot be opened", "err", err)
 	}
 	origin := webhook.Origin{URL: a.cfg.HTTP.ExternalURL}
 	if u, err := url.Parse(a.cfg.HTTP.ExternalURL); err == nil && u.Host != "" {

@@ -37,6 +37,8 @@ var layers = []struct {
 	{"internal/policy", 3},
 	{"internal/retention", 3},
 	{"internal/webhook", 3},
+	{"internal/proxy", 3},
+	{"internal/replicate", 3},
 	{"internal/httpapi", 4},
 	{"internal/api", 4},
 	{"internal/app", 5},

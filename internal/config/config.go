@@ -10,21 +10,23 @@ import "time"
 // these tags by reflection, so a new key needs no code beyond its field, its
 // default and any Validate rule.
 type Config struct {
-	Version   int       `yaml:"version" key:"version" desc:"Configuration format version; must be 1. Required in a config file." env:"-"`
-	HTTP      HTTP      `yaml:"http"`
-	Storage   Storage   `yaml:"storage"`
-	Metadata  Metadata  `yaml:"metadata"`
-	Registry  Registry  `yaml:"registry"`
-	Auth      Auth      `yaml:"auth"`
-	Projects  Projects  `yaml:"projects"`
-	Audit     Audit     `yaml:"audit"`
-	GC        GC        `yaml:"gc"`
-	Retention Retention `yaml:"retention"`
-	Verify    Verify    `yaml:"verify"`
-	Metrics   Metrics   `yaml:"metrics"`
-	Secrets   Secrets   `yaml:"secrets"`
-	Log       Log       `yaml:"log"`
-	Health    Health    `yaml:"health"`
+	Version     int         `yaml:"version" key:"version" desc:"Configuration format version; must be 1. Required in a config file." env:"-"`
+	HTTP        HTTP        `yaml:"http"`
+	Storage     Storage     `yaml:"storage"`
+	Metadata    Metadata    `yaml:"metadata"`
+	Registry    Registry    `yaml:"registry"`
+	Auth        Auth        `yaml:"auth"`
+	Projects    Projects    `yaml:"projects"`
+	Audit       Audit       `yaml:"audit"`
+	GC          GC          `yaml:"gc"`
+	Retention   Retention   `yaml:"retention"`
+	Verify      Verify      `yaml:"verify"`
+	Metrics     Metrics     `yaml:"metrics"`
+	Secrets     Secrets     `yaml:"secrets"`
+	Log         Log         `yaml:"log"`
+	Health      Health      `yaml:"health"`
+	Proxy       Proxy       `yaml:"proxy"`
+	Replication Replication `yaml:"replication"`
 }
 
 // GC is online garbage collection.
@@ -234,6 +236,33 @@ type Health struct {
 	Timeout   time.Duration `yaml:"timeout" key:"health.timeout" desc:"Time each store check may take before it counts as failed."`
 }
 
+// Proxy is the pull-through cache: projects bound to an upstream
+// registry (kept in the metadata store, see berth proxy) and the mirror
+// listener the Docker engine's registry-mirrors setting points at.
+type Proxy struct {
+	TTL     time.Duration `yaml:"ttl" key:"proxy.ttl" desc:"How long a cached tag is served before it is revalidated against the upstream (a HEAD); a proxy project may set its own. Digests are never revalidated."`
+	Timeout time.Duration `yaml:"timeout" key:"proxy.timeout" desc:"Time an upstream may take to answer a manifest request or start sending a blob; past it a cached copy is served (stale) if there is one."`
+	Mirror  Mirror        `yaml:"mirror"`
+}
+
+// Mirror is the listener where every repository maps to one proxy project.
+type Mirror struct {
+	Addr    string `yaml:"addr" key:"proxy.mirror.addr" desc:"Listen address of the registry mirror (empty = none): there library/nginx is served as <proxy.mirror.project>/library/nginx, for the Docker engine's registry-mirrors setting. Same TLS, authentication and access rules as the main listener."`
+	Project string `yaml:"project" key:"proxy.mirror.project" desc:"The proxy project the mirror listener serves (required with proxy.mirror.addr)."`
+}
+
+// Replication copies images to and from other registries by policy (the
+// policies are kept in the metadata store, see berth replication).
+type Replication struct {
+	Enabled      bool          `yaml:"enabled" key:"replication.enabled" desc:"Run replication jobs on this node (the scheduler runs on one node of a cluster at a time). Off: policies can be managed, but nothing is copied here."`
+	Workers      int           `yaml:"workers" key:"replication.workers" desc:"How many replication jobs this node runs at once."`
+	PollInterval time.Duration `yaml:"poll_interval" key:"replication.poll_interval" desc:"How often idle workers look for due jobs, and the scheduler reads new pushes and deletes and checks the schedules."`
+	RetryMin     time.Duration `yaml:"retry_min" key:"replication.retry_min" desc:"Wait before retrying a failed job; it doubles after each failed attempt up to replication.retry_max."`
+	RetryMax     time.Duration `yaml:"retry_max" key:"replication.retry_max" desc:"Longest wait between two attempts at a job."`
+	MaxAttempts  int           `yaml:"max_attempts" key:"replication.max_attempts" desc:"Attempts at a job before it fails for good."`
+	History      time.Duration `yaml:"history" key:"replication.history" desc:"How long finished replication runs and their jobs are kept."`
+}
+
 // Default returns the configuration berth runs with when nothing is set.
 func Default() Config {
 	return Config{
@@ -265,5 +294,8 @@ func Default() Config {
 		Verify:    Verify{Scheduled: true, Interval: 7 * 24 * time.Hour, Rate: 50 << 20},
 		Log:       Log{Level: "info", Format: "text", Access: true},
 		Health:    Health{Interval: 10 * time.Second, Threshold: 2, Timeout: 5 * time.Second},
+		Proxy:     Proxy{TTL: 10 * time.Minute, Timeout: 30 * time.Second},
+		Replication: Replication{Enabled: true, Workers: 2, PollInterval: time.Second, RetryMin: 2 * time.Second,
+			RetryMax: 5 * time.Minute, MaxAttempts: 10, History: 30 * 24 * time.Hour},
 	}
 }

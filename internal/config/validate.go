@@ -34,6 +34,20 @@ func (c Config) Validate() error {
 			v.bad("http.debug_addr", "must be empty or host:port, like 127.0.0.1:6060 (got %q: %v)", c.HTTP.DebugAddr, err)
 		}
 	}
+	if c.Proxy.Mirror.Addr != "" {
+		if err := checkHostPort(c.Proxy.Mirror.Addr); err != nil {
+			v.bad("proxy.mirror.addr", "must be empty or host:port, like 0.0.0.0:5001 (got %q: %v)", c.Proxy.Mirror.Addr, err)
+		}
+		if c.Proxy.Mirror.Project == "" {
+			v.bad("proxy.mirror.project", "is required with proxy.mirror.addr: the proxy project the mirror serves")
+		}
+	}
+	if c.Proxy.TTL < 0 {
+		v.bad("proxy.ttl", "must not be negative (got %s)", c.Proxy.TTL)
+	}
+	if c.Proxy.Timeout <= 0 {
+		v.bad("proxy.timeout", "must be positive (got %s)", c.Proxy.Timeout)
+	}
 	if c.Metrics.Addr != "" {
 		if err := checkHostPort(c.Metrics.Addr); err != nil {
 			v.bad("metrics.addr", "must be empty or host:port, like 127.0.0.1:9090 (got %q: %v)", c.Metrics.Addr, err)

@@ -50,6 +50,9 @@ var (
 	TagInvalid = register("TAG_INVALID", "manifest tag did not match URI", http.StatusBadRequest)
 	// StorageFull answers a write that hit a full disk; nothing half-written is kept.
 	StorageFull = register("STORAGE_FULL", "the registry's storage is full", http.StatusInsufficientStorage)
+	// UpstreamUnavailable: a pull-through cache could not reach its upstream
+	// for something it has not cached.
+	UpstreamUnavailable = register("UPSTREAM_UNAVAILABLE", "the upstream registry is unavailable", http.StatusBadGateway)
 	// Unknown is an unexpected server-side failure.
 	Unknown = register("UNKNOWN", "unknown error", http.StatusInternalServerError)
 )

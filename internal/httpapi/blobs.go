@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -39,6 +40,13 @@ func (a *API) getBlob(w http.ResponseWriter, r *http.Request, rt route) error {
 	h := w.Header()
 	if r.Method == http.MethodHead {
 		info, err := a.svc.StatBlob(r.Context(), rt.name, d)
+		if isBlobUnknown(err) {
+			size, cache, uerr := a.svc.StatUpstreamBlob(r.Context(), rt.name, d)
+			if cache != "" || uerr != nil {
+				info.Size, err = size, uerr
+				setCacheStatus(w, cache)
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -50,7 +58,9 @@ func (a *API) getBlob(w http.ResponseWriter, r *http.Request, rt route) error {
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	if u, err := a.svc.BlobURL(r.Context(), rt.name, d); err != nil {
+	if u, err := a.svc.BlobURL(r.Context(), rt.name, d); isBlobUnknown(err) {
+		return a.pullBlob(w, r, rt.name, d, err)
+	} else if err != nil {
 		return err
 	} else if u != "" {
 		h.Set("Docker-Content-Digest", d.String())
@@ -58,6 +68,9 @@ func (a *API) getBlob(w http.ResponseWriter, r *http.Request, rt route) error {
 		return nil
 	}
 	rc, info, err := a.svc.OpenBlob(r.Context(), rt.name, d)
+	if isBlobUnknown(err) {
+		return a.pullBlob(w, r, rt.name, d, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -72,6 +85,42 @@ func (a *API) getBlob(w http.ResponseWriter, r *http.Request, rt route) error {
 	// ServeContent handles Range (206/416) and, for an *os.File, lets the
 	// kernel send the bytes (sendfile).
 	http.ServeContent(w, r, "", time.Time{}, rc)
+	return nil
+}
+
+func isBlobUnknown(err error) bool {
+	var e *errcode.Error
+	return errors.As(err, &e) && e.Code == errcode.BlobUnknown
+}
+
+// pullBlob serves a blob the repository does not hold from its proxy
+// project's upstream (the whole blob: a Range is not honoured while it
+// streams in); when the repository is not in a proxy project, notHere is
+// the answer.
+func (a *API) pullBlob(w http.ResponseWriter, r *http.Request, repo string, d digest.Digest, notHere error) error {
+	rc, size, cache, err := a.svc.PullBlob(r.Context(), repo, d)
+	if err != nil {
+		return err
+	}
+	if cache == "" {
+		return notHere
+	}
+	defer rc.Close()
+	h := w.Header()
+	setCacheStatus(w, cache)
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Docker-Content-Digest", d.String())
+	h.Set("ETag", `"`+d.String()+`"`)
+	if size >= 0 {
+		h.Set("Content-Length", strconv.FormatInt(size, 10))
+	}
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.Copy(w, rc); err != nil {
+		// The status is out: all that is left is to cut the connection so
+		// the client sees a short body.
+		a.log.WarnContext(r.Context(), "pull-through cache: blob stream ended early", "repo", repo, "digest", d, "err", err)
+		panic(http.ErrAbortHandler)
+	}
 	return nil
 }
 

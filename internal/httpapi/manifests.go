@@ -22,11 +22,12 @@ func (a *API) getManifest(w http.ResponseWriter, r *http.Request, rt route) erro
 		}
 		return err
 	}
-	m, err := a.svc.GetManifest(r.Context(), rt.name, ref)
+	m, cache, err := a.svc.PullManifest(r.Context(), rt.name, ref)
 	if err != nil {
 		return err
 	}
-	if r.Method == http.MethodHead && ref.Digest != "" {
+	setCacheStatus(w, cache)
+	if r.Method == http.MethodHead && ref.Digest != "" && cache != registry.CacheMiss && cache != registry.CacheBypass {
 		if err := a.svc.ManifestShown(r.Context(), rt.name, m); err != nil {
 			return err
 		}

@@ -52,6 +52,8 @@ type Reader interface {
 	QuotaReader
 	RetentionReader
 	WebhookReader
+	ProxyReader
+	ReplicationReader
 }
 
 // Tx is a read-write transaction.
@@ -76,6 +78,8 @@ type Tx interface {
 	QuotaWriter
 	RetentionWriter
 	WebhookWriter
+	ProxyWriter
+	ReplicationWriter
 }
 
 // Repository is one repository (an image name such as "library/alpine").

@@ -129,6 +129,9 @@ func (s *Service) MountSources(ctx context.Context, d digest.Digest, limit int) 
 // without access control). It reports whether the blob was mounted; false
 // means the client must upload it.
 func (s *Service) MountBlob(ctx context.Context, repo string, d digest.Digest, from string) (bool, error) {
+	if err := s.refuseProxied(ctx, repo); err != nil {
+		return false, err
+	}
 	if _, ok := s.quarantined(ctx, d); ok {
 		return false, nil // the client uploads it: that replaces the bad bytes
 	}

@@ -82,6 +82,9 @@ func (s *Service) PutManifest(ctx context.Context, repo string, ref Reference, c
 	if int64(len(body)) > s.opts.ManifestMaxSize {
 		return PushResult{}, ManifestTooLarge(s.opts.ManifestMaxSize)
 	}
+	if err := s.refuseProxied(ctx, repo); err != nil {
+		return PushResult{}, err
+	}
 	alg := digest.Canonical
 	if ref.Digest != "" {
 		alg = ref.Digest.Algorithm()

@@ -35,6 +35,15 @@ type Options struct {
 	// reference the blob without uploading it, so garbage collection's
 	// grace period must start again (half of gc.grace).
 	LinkRefresh time.Duration
+	// Upstream, when set, makes proxy projects pull-through caches of
+	// their upstream registries (see proxy.go).
+	Upstream Upstream
+	// UpstreamTimeout bounds an upstream request a client waits for
+	// (default 30 s).
+	UpstreamTimeout time.Duration
+	// SpoolDir holds the blobs being fetched from upstreams while clients
+	// read them (default: the system's temporary directory).
+	SpoolDir string
 }
 
 // TagPolicy decides whether a tag may change: the admission check the core
@@ -55,6 +64,10 @@ type Service struct {
 	cache *manifestCache
 	locks [64]sync.Mutex // serialise writes to one upload session within a process
 	quar  quarantine
+	// flights coalesces concurrent upstream manifest requests; fills the
+	// blob downloads (pull-through cache).
+	flights flightGroup
+	fills   fills
 }
 
 // New returns a service.

@@ -72,6 +72,9 @@ func (s *Service) StartUpload(ctx context.Context, repo string, alg digest.Algor
 	if alg == "" {
 		alg = digest.Canonical
 	}
+	if err := s.refuseProxied(ctx, repo); err != nil {
+		return UploadState{}, err
+	}
 	if err := s.checkUploadQuota(ctx, repo, "", -1); err != nil {
 		return UploadState{}, err
 	}
@@ -355,6 +358,9 @@ func (s *Service) dropSession(ctx context.Context, id string) {
 // No session is recorded: a crash leaves only a driver upload that the purge
 // removes by age.
 func (s *Service) PutBlob(ctx context.Context, repo string, d digest.Digest, length int64, r io.Reader) (blob.Info, error) {
+	if err := s.refuseProxied(ctx, repo); err != nil {
+		return blob.Info{}, err
+	}
 	if err := s.checkSize(0, length); err != nil {
 		return blob.Info{}, err
 	}

@@ -8,6 +8,19 @@
 DOCKERD_DIR=
 DOCKERD_PID=
 
+# free_port: a TCP port nothing listens on at 127.0.0.1 now.
+free_port() {
+	local p _
+	for _ in $(seq 1 50); do
+		p=$((20000 + RANDOM % 20000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	die "no free TCP port found on 127.0.0.1"
+}
+
 # dockerd_flag_ok FLAG: whether this dockerd knows FLAG.
 dockerd_flag_ok() {
 	grep -q -- "$1" <<<"$DOCKERD_HELP"
@@ -35,6 +48,12 @@ start_dockerd() {
 	# If a system containerd runs, dockerd uses it: keep to our own namespaces.
 	dockerd_flag_ok --containerd-namespace && args+=(--containerd-namespace "$ns")
 	dockerd_flag_ok --containerd-plugins-namespace && args+=(--containerd-plugins-namespace "$ns-plugins")
+
+	# The engine's registry mirror: the e2e tests run berth's mirror
+	# listener there (E2E_MIRROR_ADDR). Plain HTTP is allowed on 127.0.0.1.
+	E2E_MIRROR_ADDR="127.0.0.1:$(free_port)"
+	export E2E_MIRROR_ADDR
+	args+=(--registry-mirror "http://$E2E_MIRROR_ADDR")
 
 	dockerd "${args[@]}" >"$DOCKERD_DIR/dockerd.log" 2>&1 &
 	DOCKERD_PID=$!

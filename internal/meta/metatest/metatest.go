@@ -46,6 +46,8 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"Quotas", quotaTests},
 		{"Retention", retentionTests},
 		{"Webhooks", webhookTests},
+		{"Proxies", proxyTests},
+		{"Replication", replicationTests},
 		{"Close", closeTests},
 	}
 	for _, g := range groups {

@@ -105,7 +105,7 @@ func (t *txn) LinkBlob(repo string, d digest.Digest, size int64) error {
 	if _, err := t.exec(qLinkBlob, string(d), size, time.Now().UnixNano(), repo); err != nil {
 		return fmt.Errorf("meta: link blob %s to %s: %w", d, repo, err)
 	}
-	return nil
+	return t.sizeUsage(repo, string(d), size)
 }
 
 func (t *txn) UnlinkBlob(repo string, d digest.Digest) error {
