@@ -12,11 +12,12 @@ import (
 	"github.com/berth-registry/berth/internal/auth/ldap"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/secretbox"
 )
 
 // openAccess builds the access control of auth.mode local: the htpasswd
 // file, the token service and, on first start, the admin account.
-func openAccess(ctx context.Context, cfg config.Config, md meta.Store, log *slog.Logger) (*auth.Service, error) {
+func openAccess(ctx context.Context, cfg config.Config, md meta.Store, box *secretbox.Box, log *slog.Logger) (*auth.Service, error) {
 	var external []auth.PasswordChecker
 	if p := cfg.Auth.Htpasswd.Path; p != "" {
 		f, err := htpasswd.Open(p, htpasswd.WithLogger(log))
@@ -35,10 +36,6 @@ func openAccess(ctx context.Context, cfg config.Config, md meta.Store, log *slog
 			return nil, fmt.Errorf("auth.ldap: %w", err)
 		}
 		external = append(external, ldapChecker{d})
-	}
-	box, err := secretBox(cfg)
-	if err != nil {
-		return nil, err
 	}
 	svc, err := auth.New(ctx, md, auth.Options{
 		Secrets:            box,

@@ -24,6 +24,7 @@ import (
 	"github.com/berth-registry/berth/internal/proxy"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/retention"
+	"github.com/berth-registry/berth/internal/secretbox"
 	"github.com/berth-registry/berth/internal/tlscert"
 )
 
@@ -42,6 +43,7 @@ type App struct {
 	metrics   *metrics.Metrics // nil: metrics.enabled off
 	health    *health
 	upstreams *proxy.Upstreams
+	box       *secretbox.Box // opens the secrets sealed in the store; nil without secrets.key
 	// accessLog writes a line per request; nil with log.access off.
 	accessLog *httpapi.AccessLog
 }
@@ -96,7 +98,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	case "none":
 		log.Warn("auth.mode is none: anyone who can reach berth may push, pull and delete; use it for local experiments only")
 	default:
-		access, err = openAccess(ctx, cfg, md, log)
+		access, err = openAccess(ctx, cfg, md, box, log)
 		if err != nil {
 			rec.Close()
 			_ = md.Close()
@@ -120,7 +122,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	}
 	a := &App{cfg: cfg, log: log, blobs: blobs, meta: md, svc: svc, handler: httpapi.Edge(mux, edge, log), access: access, audit: rec}
 	a.accessLog, a.health = edge.AccessLog, newHealth(cfg.Health, blobs, md, log)
-	a.upstreams = upstreams
+	a.upstreams, a.box = upstreams, box
 	if mgmt != nil {
 		mgmt.WithGC(a.RunGC, cfg.GC.Grace)
 		mgmt.WithRetention(a.RunRetention)

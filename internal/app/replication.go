@@ -8,7 +8,6 @@ import (
 
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/replicate"
-	"github.com/berth-registry/berth/internal/secretbox"
 )
 
 // replicationActor is the name replication's writes here are audited
@@ -20,15 +19,6 @@ const replicationActor = "replication"
 // replicationLoop. Each call makes a new one (they share nothing but the
 // stores).
 func (a *App) ReplicationService() *replicate.Service {
-	var box *secretbox.Box
-	key, err := a.cfg.SecretsKey()
-	if err != nil {
-		a.log.Error("replication: secrets.key unusable: sealed remote passwords cannot be opened", "err", err)
-	} else if key != nil {
-		if box, err = secretbox.New(key); err != nil {
-			a.log.Error("replication: secrets.key unusable: sealed remote passwords cannot be opened", "err", err)
-		}
-	}
 	local := replicate.Local{Handler: a.handler}
 	if a.access != nil {
 		local.Auth = func() (authn.Authenticator, error) {
@@ -41,7 +31,7 @@ func (a *App) ReplicationService() *replicate.Service {
 	}
 	c := a.cfg.Replication
 	return replicate.New(replicate.Options{
-		Store: a.meta, Secrets: box, Log: a.log, Local: local,
+		Store: a.meta, Secrets: a.box, Log: a.log, Local: local,
 		Workers: c.Workers, Poll: c.PollInterval, RetryMin: c.RetryMin, RetryMax: c.RetryMax,
 		MaxAttempts: c.MaxAttempts, History: c.History, UserAgent: "berth (replication)",
 	})

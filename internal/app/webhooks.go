@@ -11,13 +11,9 @@ import (
 // metadata store (each on one node of a cluster at a time) until ctx
 // ends.
 func (a *App) webhookLoop(ctx context.Context) {
-	box, err := secretBox(a.cfg)
-	if err != nil {
-		a.log.Error("webhooks: sealed endpoint secrets cannot be opened", "err", err)
-	}
 	origin := webhook.Origin{URL: a.cfg.HTTP.ExternalURL}
 	if u, err := url.Parse(a.cfg.HTTP.ExternalURL); err == nil && u.Host != "" {
 		origin.Addr = u.Host
 	}
-	webhook.New(webhook.Options{Store: a.meta, Secrets: box, Log: a.log, Origin: origin}).Run(ctx)
+	webhook.New(webhook.Options{Store: a.meta, Secrets: a.box, Log: a.log, Origin: origin}).Run(ctx)
 }
