@@ -44,6 +44,9 @@ type App struct {
 	health    *health
 	upstreams *proxy.Upstreams
 	box       *secretbox.Box // opens the secrets sealed in the store; nil without secrets.key
+	// replicationQueued wakes this node's replication workers when a run
+	// starts (by the API, a schedule or a push).
+	replicationQueued meta.Signal
 	// accessLog writes a line per request; nil with log.access off.
 	accessLog *httpapi.AccessLog
 }

@@ -34,7 +34,17 @@ func (a *App) ReplicationService() *replicate.Service {
 		Store: a.meta, Secrets: a.box, Log: a.log, Local: local,
 		Workers: c.Workers, Poll: c.PollInterval, RetryMin: c.RetryMin, RetryMax: c.RetryMax,
 		MaxAttempts: c.MaxAttempts, History: c.History, UserAgent: "berth (replication)",
+		Events: a.eventsAppended(), Queued: &a.replicationQueued,
 	})
+}
+
+// eventsAppended is the metadata store's wake-up on committed outbox
+// events, when it has one (nil otherwise: the readers poll).
+func (a *App) eventsAppended() func() <-chan struct{} {
+	if n, ok := a.meta.(interface{ EventsAppended() <-chan struct{} }); ok {
+		return n.EventsAppended
+	}
+	return nil
 }
 
 // replicationLoop runs the replication queue (and, on one node at a time,

@@ -25,10 +25,16 @@ import (
 // its host:port.
 func serveReplicating(t *testing.T) (*App, string) {
 	t.Helper()
+	return serveReplicatingPoll(t, 50*time.Millisecond)
+}
+
+// serveReplicatingPoll is serveReplicating with the queue's poll interval.
+func serveReplicatingPoll(t *testing.T, poll time.Duration) (*App, string) {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Storage.Path = t.TempDir()
 	cfg.Auth.AdminPassword = testAdminPassword
-	cfg.Replication.PollInterval, cfg.Replication.RetryMin, cfg.Replication.RetryMax = 50*time.Millisecond, 200*time.Millisecond, time.Second
+	cfg.Replication.PollInterval, cfg.Replication.RetryMin, cfg.Replication.RetryMax = poll, 200*time.Millisecond, time.Second
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -174,6 +180,45 @@ func TestReplicationEventPush(t *testing.T) {
 		waitFor(t, 20*time.Second, "mirror/team/app:v1 deleted", func() bool {
 			_, ok := digestAt(dst + "/mirror/team/app:v1")
 			return !ok
+		})
+	})
+}
+
+// TestReplicationWakesOnPush: with an hour between polls, a push and a
+// manual run still start at once — the committed event wakes the
+// scheduler, the started run wakes the workers.
+func TestReplicationWakesOnPush(t *testing.T) {
+	_, src := serveReplicatingPoll(t, time.Hour)
+	dst := newServer(t)
+	addPolicy(t, src, map[string]any{"name": "to-dst", "direction": "push", "url": "http://" + dst,
+		"username": "admin", "password": testAdminPassword, "repositories": "team/**", "on_event": true})
+	img, _ := random.Image(4<<10, 2)
+	want, _ := img.Digest()
+	t.Run("event", func(t *testing.T) {
+		if err := remote.Write(mustRef(t, src+"/team/app:v1"), img, asAdmin); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 20*time.Second, "team/app:v1 at the destination", func() bool {
+			d, ok := digestAt(dst + "/team/app:v1")
+			return ok && d == want.String()
+		})
+	})
+	t.Run("manual", func(t *testing.T) {
+		// A policy with neither schedule nor event trigger: only the
+		// manual run copies its image.
+		manual := addPolicy(t, src, map[string]any{"name": "by-hand", "direction": "push", "url": "http://" + dst,
+			"username": "admin", "password": testAdminPassword, "repositories": "solo/**"})
+		other, _ := random.Image(4<<10, 1)
+		if err := remote.Write(mustRef(t, src+"/solo/app:v1"), other, asAdmin); err != nil {
+			t.Fatal(err)
+		}
+		wantOther, _ := other.Digest()
+		if code := apiCall(t, "http://"+src, "admin", testAdminPassword, "POST", fmt.Sprintf("/replication/policies/%d/run", manual), "", nil); code != http.StatusAccepted {
+			t.Fatalf("POST run = %d", code)
+		}
+		waitFor(t, 20*time.Second, "solo/app:v1 at the destination", func() bool {
+			d, ok := digestAt(dst + "/solo/app:v1")
+			return ok && d == wantOther.String()
 		})
 	})
 }

@@ -51,6 +51,7 @@ func (s *Service) work(ctx context.Context, holder string) {
 	t := time.NewTicker(s.o.Poll)
 	defer t.Stop()
 	for {
+		queued := s.o.Queued.C()
 		for ctx.Err() == nil {
 			ran, err := s.RunOne(ctx, holder)
 			if err != nil && ctx.Err() == nil {
@@ -64,6 +65,7 @@ func (s *Service) work(ctx context.Context, holder string) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-queued:
 		}
 	}
 }

@@ -20,10 +20,15 @@ func (s *Service) schedule(ctx context.Context) error {
 	defer t.Stop()
 	var lastRequeue, lastPurge time.Time
 	for {
+		var wake <-chan struct{} // nil (never) without Events
+		if s.o.Events != nil {
+			wake = s.o.Events()
+		}
 		now := s.o.Now().UTC()
 		if err := s.Tick(ctx, now); err != nil && ctx.Err() == nil {
 			s.o.Log.Warn("replication scheduler", "err", err)
 		}
+		s.o.Queued.Notify()
 		if now.Sub(lastRequeue) >= s.o.JobLease/2 {
 			lastRequeue = now
 			var n int
@@ -52,6 +57,7 @@ func (s *Service) schedule(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-wake:
 		}
 	}
 }

@@ -38,9 +38,20 @@ type Options struct {
 	// UserAgent is sent to remote registries.
 	UserAgent string
 	Now       func() time.Time
+	// Events, when set, returns a channel closed when outbox events were
+	// committed on this node: the scheduler reads them at once instead of
+	// at its next poll.
+	Events func() <-chan struct{}
+	// Queued wakes idle workers when runs were started; share one between
+	// the Services of a process (the API's starts runs the workers of
+	// another run). Nil: the Service's own.
+	Queued *meta.Signal
 }
 
 func (o *Options) defaults() {
+	if o.Queued == nil {
+		o.Queued = new(meta.Signal)
+	}
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
@@ -294,6 +305,9 @@ func (s *Service) Trigger(ctx context.Context, id int64, trigger string) (meta.R
 		run, err = tx.ReplicationRun(runID)
 		return err
 	})
+	if err == nil {
+		s.o.Queued.Notify()
+	}
 	return run, err
 }
 

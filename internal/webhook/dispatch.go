@@ -38,6 +38,10 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Batch bounds the events of one registry envelope (50).
 	Batch int
+	// Events, when set, returns a channel closed when outbox events were
+	// committed on this node: an idle dispatcher delivers them at once
+	// instead of at its next poll.
+	Events func() <-chan struct{}
 }
 
 // pageSize is how many outbox events a dispatcher reads at a time.
@@ -203,6 +207,10 @@ func (d *Dispatcher) deliverLoop(ctx context.Context, id int64) error {
 		lastFirst int64 // first event id of the last failed attempt
 	)
 	for ctx.Err() == nil {
+		var wake <-chan struct{} // nil (never) without Events
+		if d.o.Events != nil {
+			wake = d.o.Events()
+		}
 		w, evs, err := d.read(ctx, id)
 		if errors.Is(err, errStop) {
 			return nil
@@ -216,7 +224,7 @@ func (d *Dispatcher) deliverLoop(ctx context.Context, id int64) error {
 			continue
 		}
 		if len(evs) == 0 {
-			sleep(ctx, d.o.Poll)
+			sleepOr(ctx, d.o.Poll, wake)
 			continue
 		}
 		p := next(w, evs, batchMax(w.Format, d.o.Batch))
@@ -347,11 +355,15 @@ func eventHeader(events []meta.Event) string {
 	return strings.Join(types, ",")
 }
 
-func sleep(ctx context.Context, d time.Duration) {
+func sleep(ctx context.Context, d time.Duration) { sleepOr(ctx, d, nil) }
+
+// sleepOr is sleep that also ends when wake is closed.
+func sleepOr(ctx context.Context, d time.Duration, wake <-chan struct{}) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 	case <-t.C:
+	case <-wake:
 	}
 }

@@ -255,3 +255,25 @@ func TestDispatcherStopsWhenDisabled(t *testing.T) {
 		t.Errorf("accepted %v", got)
 	}
 }
+
+// TestDispatcherWakesOnCommit: an idle dispatcher polling once an hour
+// delivers an event as soon as its transaction commits.
+func TestDispatcherWakesOnCommit(t *testing.T) {
+	s := openStore(t)
+	n, ok := s.(interface{ EventsAppended() <-chan struct{} })
+	if !ok {
+		t.Fatalf("%T does not tell when events were appended", s)
+	}
+	rc := &receiver{t: t}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	addHook(t, s, meta.Webhook{URL: srv.URL, Events: []string{"all"}, Format: meta.WebhookFormatRegistry, Enabled: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	d := New(Options{Store: s, Poll: time.Hour, Lease: 200 * time.Millisecond, Events: n.EventsAppended})
+	go func() { defer close(done); d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	time.Sleep(100 * time.Millisecond) // the dispatcher found nothing and sleeps
+	appendEvents(t, s, meta.Event{Kind: "manifest.push", Repo: "team/app", Tag: "v1"})
+	waitFor(t, "the event", func() bool { return len(rc.accepted()) == 1 })
+}

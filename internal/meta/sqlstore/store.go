@@ -32,6 +32,7 @@ type Store struct {
 	wstmts      map[string]*sql.Stmt
 	rpool       *readPool // when d.BeginRead != ""
 	closed      atomic.Bool
+	events      meta.Signal // notified when events were committed
 	closeOnce   sync.Once
 	closeErr    error
 }
@@ -179,8 +180,17 @@ func (s *Store) update(ctx context.Context, fn func(meta.Tx) error, async bool) 
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("meta: commit: %w", err)
 	}
+	if t.appended {
+		s.events.Notify()
+	}
 	return nil
 }
+
+// EventsAppended returns a channel closed when a transaction of this
+// process that appended outbox events commits, so that the outbox's
+// readers need not wait for their next poll (other nodes' writes are not
+// seen: there they still poll).
+func (s *Store) EventsAppended() <-chan struct{} { return s.events.C() }
 
 // Close closes the prepared statements and both pools. It waits for running
 // Views to end, so it must not be called from inside one.
@@ -255,6 +265,8 @@ type txn struct {
 	q     querier
 	tx    *sql.Tx
 	stmts map[string]*sql.Stmt
+	// appended: AppendEvent ran (the commit notifies the readers).
+	appended bool
 }
 
 // stmt returns q prepared on the transaction's connection.

@@ -113,6 +113,7 @@ func (t *txn) AppendEvent(e meta.Event) error {
 	if err != nil {
 		return fmt.Errorf("meta: append event: %w", err)
 	}
+	t.appended = true
 	return nil
 }
 
