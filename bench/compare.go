@@ -216,6 +216,9 @@ func writeMarkdown(w io.Writer, cells [][]string, ref, cand *Report) {
 	if line := gcLine(ref, cand); line != "" {
 		fmt.Fprintf(w, "\n%s\n", line)
 	}
+	if line := replLine(ref, cand); line != "" {
+		fmt.Fprintf(w, "\n%s\n", line)
+	}
 	for _, rep := range []*Report{ref, cand} {
 		for _, e := range rep.Errors {
 			fmt.Fprintf(w, "\n- **%s FAILED**: %s", rep.Label, esc(e))
@@ -274,6 +277,10 @@ func settingsLine(reps ...*Report) string {
 		if ran("gc") && st["gc_blobs"] != "" {
 			parts = append(parts, fmt.Sprintf("GC of %s unreferenced blobs of 1–4 KiB (pushed by %s clients) with %s images kept",
 				st["gc_blobs"], st["gc_clients"], st["gc_images"]))
+		}
+		if ran("replication") && st["repl_images"] != "" {
+			parts = append(parts, fmt.Sprintf("replication of %s images × %s × %s, one at a time",
+				st["repl_images"], st["repl_layers"], size("repl_layer_size")))
 		}
 		return fmt.Sprintf("Measured %s on %s CPUs (client and server on the same machine): %s.",
 			r.Started.Format("2006-01-02 15:04 MST"), st["cpus"], strings.Join(parts, "; "))
@@ -343,6 +350,41 @@ func gcLine(reps ...*Report) string {
 	return "GC: " + strings.Join(parts, "; ") + ". GC time is the collection only."
 }
 
+// replModeText describes the bench's -json "repl_mode" settings; %s is
+// the destination polling interval.
+var replModeText = map[string]string{
+	"client": "no replication of its own: the bench copies each image as a client would (crane copy), starting the moment the push is acknowledged",
+	"berth":  "berth's push replication (a policy with the event trigger, default settings); arrival seen by polling the destination every %s",
+	"none":   "not run",
+}
+
+// replLine says how each registry replicated, when a report has
+// replication metrics.
+func replLine(reps ...*Report) string {
+	ran := false
+	for _, r := range reps {
+		for _, m := range r.Metrics {
+			ran = ran || m.Scenario == "replication"
+		}
+	}
+	if !ran {
+		return ""
+	}
+	var parts []string
+	for _, r := range reps {
+		text, ok := replModeText[r.Settings["repl_mode"]]
+		if !ok {
+			text = "not recorded"
+		}
+		if strings.Contains(text, "%s") {
+			text = fmt.Sprintf(text, r.Settings["repl_poll"])
+		}
+		parts = append(parts, r.Label+": "+text)
+	}
+	return "Replication to a second docker-registry: " + strings.Join(parts, "; ") +
+		". Lag is from the push's manifest PUT answer to the image being servable at the destination."
+}
+
 // loadReport reads a -json report; a missing or broken one becomes an empty
 // report carrying the error, so the table still prints.
 func loadReport(path, label string) *Report {
@@ -387,6 +429,9 @@ func runCompare(args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, line)
 	}
 	if line := gcLine(ref, cand); line != "" {
+		fmt.Fprintln(stdout, line)
+	}
+	if line := replLine(ref, cand); line != "" {
 		fmt.Fprintln(stdout, line)
 	}
 	for _, rep := range []*Report{ref, cand} {

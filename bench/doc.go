@@ -3,7 +3,9 @@
 // pushes from concurrent clients, manifest GET and blob HEAD under 64
 // concurrent connections, catalog and tag-list paging, garbage collection of
 // many unreferenced blobs (online through an API, or offline by a command
-// run while the server is stopped: gchook.go), and the server's resident
+// run while the server is stopped: gchook.go), replication lag to a second
+// registry (berth's own push replication, or a client-side copy for a
+// registry without replication: scen_repl.go), and the server's resident
 // memory and CPU time read from /proc.
 //
 // It drives any registry address, so the same run can be made against berth

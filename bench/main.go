@@ -34,19 +34,26 @@ type options struct {
 	gcBlobs, gcImages, gcClients int
 	gcAPI, gcCmd, gcRestart      string
 	gcGrace                      time.Duration
+
+	replDest, replMode     string
+	replDestPID            int
+	replImages, replLayers int
+	replLayerSize          byteSize
+	replPoll, replTimeout  time.Duration
 }
 
-var allScenarios = []string{"push", "pull", "small", "manifest", "head", "catalog", "tags", "gc"}
+var allScenarios = []string{"push", "pull", "small", "manifest", "head", "catalog", "tags", "gc", "replication"}
 
 // quickDefaults are applied by -quick to every flag not set explicitly.
 var quickDefaults = map[string]string{
-	"blob-size": "64MiB",
-	"images":    "40",
-	"duration":  "3s",
-	"warmup":    "300ms",
-	"repos":     "300",
-	"tags":      "300",
-	"gc-blobs":  "2000",
+	"blob-size":   "64MiB",
+	"images":      "40",
+	"duration":    "3s",
+	"warmup":      "300ms",
+	"repos":       "300",
+	"tags":        "300",
+	"gc-blobs":    "2000",
+	"repl-images": "5",
 }
 
 func newFlagSet(o *options) *flag.FlagSet {
@@ -83,6 +90,15 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.gcCmd, "gc-cmd", "", "offline GC: stop -pid, run this command (sh -c; timed, its peak RSS measured), then -gc-restart")
 	fs.StringVar(&o.gcRestart, "gc-restart", "", "offline GC: command (sh -c) that starts the registry again and prints its PID on the last line")
 	fs.DurationVar(&o.gcGrace, "gc-grace", 0, "wait this long after the gc scenario's last push before collecting (the registry's GC grace period)")
+	fs.StringVar(&o.replDest, "repl-dest", "", "replication: destination registry host:port (plain HTTP, no authentication); without it the scenario is skipped")
+	fs.IntVar(&o.replDestPID, "repl-dest-pid", 0, "replication: PID of the destination registry, whose CPU is then not counted as other processes' (0 = none)")
+	fs.StringVar(&o.replMode, "repl-mode", "client", "replication: client (the bench copies each image right after its push, as crane copy would) or berth (berth's push replication policy with the event trigger, added with -user/-password)")
+	fs.IntVar(&o.replImages, "repl-images", 20, "replication: images pushed one at a time")
+	fs.IntVar(&o.replLayers, "repl-layers", 3, "replication: layers per image")
+	o.replLayerSize = 1 << 20
+	fs.Var(&o.replLayerSize, "repl-layer-size", "replication: size of each layer")
+	fs.DurationVar(&o.replPoll, "repl-poll", 5*time.Millisecond, "replication, berth mode: how often the destination is asked for the pushed manifest")
+	fs.DurationVar(&o.replTimeout, "repl-timeout", time.Minute, "replication: longest wait for one image to arrive before the scenario fails")
 	fs.DurationVar(&o.wait, "wait", 30*time.Second, "how long to wait for GET /v2/ to answer 200")
 	fs.DurationVar(&o.timeout, "timeout", time.Minute, "timeout of each small request")
 	fs.DurationVar(&o.rssEvery, "rss-interval", 50*time.Millisecond, "VmRSS sampling interval")
@@ -131,6 +147,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	if err := checkGCHooks(o); err != nil {
 		return nil, err
 	}
+	if err := checkReplication(o); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 
@@ -148,6 +167,29 @@ func checkGCHooks(o *options) error {
 		return fmt.Errorf("-gc-restart goes with -gc-cmd")
 	case o.gcCmd != "" && o.pid <= 0:
 		return fmt.Errorf("-gc-cmd needs -pid: the registry is stopped by its PID before the collector runs")
+	}
+	return nil
+}
+
+// checkReplication validates the replication scenario's settings.
+func checkReplication(o *options) error {
+	if !contains(replModes, o.replMode) {
+		return fmt.Errorf("-repl-mode must be client or berth, not %q", o.replMode)
+	}
+	if o.replImages <= 0 || o.replLayers <= 0 || o.replLayerSize <= 0 || o.replPoll <= 0 || o.replTimeout <= 0 || o.replDestPID < 0 {
+		return fmt.Errorf("-repl-images, -repl-layers, -repl-layer-size, -repl-poll and -repl-timeout must be positive")
+	}
+	if o.replDest == "" {
+		return nil
+	}
+	if host, port, err := net.SplitHostPort(o.replDest); err != nil || host == "" || port == "" {
+		return fmt.Errorf("-repl-dest is host:port, not %q", o.replDest)
+	}
+	if o.replDest == o.addr {
+		return fmt.Errorf("-repl-dest must be another registry than -addr")
+	}
+	if o.replMode == "berth" && o.user == "" {
+		return fmt.Errorf("-repl-mode berth needs -user and -password (a system admin adds the replication policy)")
 	}
 	return nil
 }

@@ -162,14 +162,15 @@ func parseProcStatBusy(stat string) (uint64, error) {
 }
 
 // cpuSnapshot is the machine's busy CPU time and the shares of it used by
-// the registry and by this program, to tell how much other processes
+// the registry, by helper processes of the scenario (the replication
+// destination) and by this program, to tell how much other processes
 // disturbed a measurement.
 type cpuSnapshot struct {
-	at                 time.Time
-	total, server, own time.Duration
+	at                          time.Time
+	total, server, helpers, own time.Duration
 }
 
-func takeCPUSnapshot(serverPID int) (cpuSnapshot, error) {
+func takeCPUSnapshot(serverPID int, helperPIDs ...int) (cpuSnapshot, error) {
 	s := cpuSnapshot{at: time.Now()}
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
@@ -188,6 +189,13 @@ func takeCPUSnapshot(serverPID int) (cpuSnapshot, error) {
 			return s, err
 		}
 	}
+	for _, pid := range helperPIDs {
+		t, err := cpuTime(pid)
+		if err != nil {
+			return s, err
+		}
+		s.helpers += t
+	}
 	return s, nil
 }
 
@@ -198,7 +206,7 @@ func foreignCores(a, b cpuSnapshot) float64 {
 	if el <= 0 {
 		return 0
 	}
-	foreign := (b.total - a.total) - (b.server - a.server) - (b.own - a.own)
+	foreign := (b.total - a.total) - (b.server - a.server) - (b.helpers - a.helpers) - (b.own - a.own)
 	return max(0, foreign.Seconds()/el.Seconds())
 }
 

@@ -97,14 +97,15 @@ func idleForeignCores(ctx context.Context, pid int, d time.Duration) (float64, e
 type scenarioFunc func(ctx context.Context, b *bench) error
 
 var scenarioFuncs = map[string]scenarioFunc{
-	"push":     scenarioPush,
-	"pull":     scenarioPull,
-	"small":    scenarioSmall,
-	"manifest": scenarioManifest,
-	"head":     scenarioHead,
-	"catalog":  scenarioCatalog,
-	"tags":     scenarioTags,
-	"gc":       scenarioGC,
+	"push":        scenarioPush,
+	"pull":        scenarioPull,
+	"small":       scenarioSmall,
+	"manifest":    scenarioManifest,
+	"head":        scenarioHead,
+	"catalog":     scenarioCatalog,
+	"tags":        scenarioTags,
+	"gc":          scenarioGC,
+	"replication": scenarioReplication,
 }
 
 // run executes the selected scenarios in their canonical order; a failing
@@ -160,11 +161,12 @@ func run(ctx context.Context, o *options, log io.Writer) *Report {
 		}
 		start := time.Now()
 		fetched0 := b.tokenFetches()
-		snap0, snapErr := takeCPUSnapshot(o.pid)
+		helpers := b.helperPIDs(name)
+		snap0, snapErr := takeCPUSnapshot(o.pid, helpers...)
 		err := scenarioFuncs[name](ctx, b)
 		if o.pid != pid0 {
 			b.logf("  (server restarted: other processes' CPU not checked)")
-		} else if snap1, err1 := takeCPUSnapshot(o.pid); snapErr == nil && err1 == nil {
+		} else if snap1, err1 := takeCPUSnapshot(o.pid, helpers...); snapErr == nil && err1 == nil {
 			if fc := foreignCores(snap0, snap1); fc > foreignLimit {
 				b.warn(fmt.Sprintf("%s: other processes (or kernel threads) kept %.2f CPUs busy on average during the scenario; its numbers are noisy", name, fc))
 			}
@@ -208,29 +210,53 @@ func (b *bench) tokenFetches() int64 {
 
 func settings(o *options) map[string]string {
 	return map[string]string{
-		"scenarios":     o.scenarios,
-		"blob_size":     fmt.Sprint(int64(o.blobSize)),
-		"images":        fmt.Sprint(o.images),
-		"layers":        fmt.Sprint(o.layers),
-		"layer_size":    fmt.Sprint(int64(o.layerSize)),
-		"push_clients":  fmt.Sprint(o.pushClients),
-		"conns":         fmt.Sprint(o.conns),
-		"client":        o.client,
-		"duration":      o.duration.String(),
-		"warmup":        o.warmup.String(),
-		"repos":         fmt.Sprint(o.repos),
-		"tags":          fmt.Sprint(o.tags),
-		"setup_clients": fmt.Sprint(o.setupClients),
-		"tag_clients":   fmt.Sprint(o.tagClients),
-		"seed":          fmt.Sprint(o.seed),
-		"prefix":        o.prefix,
-		"user":          o.user,
-		"cpus":          fmt.Sprint(runtime.NumCPU()),
-		"gc_blobs":      fmt.Sprint(o.gcBlobs),
-		"gc_images":     fmt.Sprint(o.gcImages),
-		"gc_clients":    fmt.Sprint(o.gcClients),
-		"gc_mode":       gcMode(o),
+		"scenarios":       o.scenarios,
+		"blob_size":       fmt.Sprint(int64(o.blobSize)),
+		"images":          fmt.Sprint(o.images),
+		"layers":          fmt.Sprint(o.layers),
+		"layer_size":      fmt.Sprint(int64(o.layerSize)),
+		"push_clients":    fmt.Sprint(o.pushClients),
+		"conns":           fmt.Sprint(o.conns),
+		"client":          o.client,
+		"duration":        o.duration.String(),
+		"warmup":          o.warmup.String(),
+		"repos":           fmt.Sprint(o.repos),
+		"tags":            fmt.Sprint(o.tags),
+		"setup_clients":   fmt.Sprint(o.setupClients),
+		"tag_clients":     fmt.Sprint(o.tagClients),
+		"seed":            fmt.Sprint(o.seed),
+		"prefix":          o.prefix,
+		"user":            o.user,
+		"cpus":            fmt.Sprint(runtime.NumCPU()),
+		"gc_blobs":        fmt.Sprint(o.gcBlobs),
+		"gc_images":       fmt.Sprint(o.gcImages),
+		"gc_clients":      fmt.Sprint(o.gcClients),
+		"gc_mode":         gcMode(o),
+		"repl_mode":       replMode(o),
+		"repl_images":     fmt.Sprint(o.replImages),
+		"repl_layers":     fmt.Sprint(o.replLayers),
+		"repl_layer_size": fmt.Sprint(int64(o.replLayerSize)),
+		"repl_poll":       o.replPoll.String(),
 	}
+}
+
+// replMode names how the replication scenario replicates: client, berth,
+// or none without a destination.
+func replMode(o *options) string {
+	if o.replDest == "" {
+		return "none"
+	}
+	return o.replMode
+}
+
+// helperPIDs are the processes besides the server that a scenario runs
+// (and whose CPU is therefore not another process's): the replication
+// destination.
+func (b *bench) helperPIDs(scenario string) []int {
+	if scenario == "replication" && b.o.replDestPID > 0 {
+		return []int{b.o.replDestPID}
+	}
+	return nil
 }
 
 // parallel runs fn(i) for i in [0,n) on workers goroutines; the first

@@ -17,6 +17,12 @@
 # BERTH_GC_SCHEDULED=false), docker-registry offline (the bench stops it,
 # runs garbage-collect and starts it again with restart.sh).
 #
+# The replication scenario needs a destination registry: for each slot a
+# fresh docker-registry is started on its own port and data dir, and
+# stopped after. berth replicates by itself (-repl-mode berth: a push
+# policy with the event trigger); docker-registry has no replication, so
+# for it the bench copies each image as a client would (-repl-mode client).
+#
 # Environment:
 #   BENCH_CANDIDATE=reference   run docker-registry in the berth slot too
 #                               (tests the harness before berth serves)
@@ -81,9 +87,9 @@ elif [[ $candidate == berth || -n ${BENCH_CLUSTER:-} ]]; then
 	go build -o bin/berth ./cmd/berth
 fi
 
-# start_reference DIR PORT: writes a config and starts docker-registry;
-# sets server_pid.
-start_reference() {
+# reference_config DIR PORT: writes DIR/config.yml for docker-registry
+# serving DIR/data on 127.0.0.1:PORT.
+reference_config() {
 	local dir=$1 port=$2
 	mkdir -p "$dir/data"
 	cat >"$dir/config.yml" <<YAML
@@ -102,6 +108,13 @@ storage:
 http:
   addr: 127.0.0.1:$port
 YAML
+}
+
+# start_reference DIR PORT: writes a config and starts docker-registry;
+# sets server_pid.
+start_reference() {
+	local dir=$1 port=$2
+	reference_config "$dir" "$port"
 	docker-registry serve "$dir/config.yml" >"$dir/server.log" 2>&1 &
 	server_pid=$!
 	pids+=("$server_pid")
@@ -126,6 +139,30 @@ gc_flags() {
 	else
 		gc=(-gc-api /api/v1/system/gc -gc-grace 2s)
 	fi
+}
+
+# wants_replication ARGS...: whether the bench flags select the replication
+# scenario (the default list has every scenario).
+wants_replication() {
+	local list="" a prev=""
+	for a in "$@"; do
+		case $prev in -scenarios | --scenarios) list=$a ;; esac
+		case $a in -scenarios=* | --scenarios=*) list=${a#*=} ;; esac
+		prev=$a
+	done
+	[[ -z $list || ,$list, == *,replication,* ]]
+}
+
+# start_dest DIR: starts a fresh docker-registry as the replication
+# destination; sets dest_addr and dest_pid.
+start_dest() {
+	local dir=$1 port
+	port=$("$tmp/bench" freeport)
+	reference_config "$dir" "$port"
+	docker-registry serve "$dir/config.yml" >"$dir/server.log" 2>&1 &
+	dest_pid=$!
+	dest_addr=127.0.0.1:$port
+	pids+=("$dest_pid")
 }
 
 # alive PID: the process exists and is no zombie (a server the gc scenario
@@ -162,17 +199,24 @@ status=0
 run_one() {
 	local slot=$1 kind=$2 port dir
 	shift 2
-	local auth=() gc=()
+	local auth=() gc=() repl=() dest_pid="" dest_addr=""
 	[[ $kind == reference ]] || auth=(-user admin -password "$admin_password")
 	dir="$tmp/$slot"
 	mkdir -p "$dir"
 	gc_flags "$kind" "$dir"
+	if wants_replication "$@"; then
+		start_dest "$dir/dest"
+		local mode=berth
+		[[ $kind != reference ]] || mode=client
+		repl=(-repl-dest "$dest_addr" -repl-dest-pid "$dest_pid" -repl-mode "$mode")
+		log "$slot: replication destination docker-registry on $dest_addr ($mode)"
+	fi
 	port=$("$tmp/bench" freeport)
 	log "$slot: starting $kind on 127.0.0.1:$port"
 	"start_$kind" "$dir" "$port"
 	# In the background so that a TERM to this script is handled at once
 	# (bash runs traps only between foreground commands).
-	"$tmp/bench" -addr "127.0.0.1:$port" -pid "$server_pid" -label "$slot" -json "${auth[@]}" "${gc[@]}" "$@" >"$tmp/$slot.json" &
+	"$tmp/bench" -addr "127.0.0.1:$port" -pid "$server_pid" -label "$slot" -json "${auth[@]}" "${gc[@]}" "${repl[@]}" "$@" >"$tmp/$slot.json" &
 	local bench_pid=$!
 	pids+=("$bench_pid")
 	if ! wait "$bench_pid"; then
@@ -196,6 +240,15 @@ run_one() {
 		tail -n 20 "$dir/server.log" | cut -c1-400 >&2 || true
 	fi
 	stop_server "$server_pid"
+	if [[ -n $dest_pid ]]; then
+		if ! alive "$dest_pid"; then
+			status=1
+			log "$slot: replication destination died; last log lines:"
+			tail -n 20 "$dir/dest/server.log" | cut -c1-400 >&2 || true
+		fi
+		stop_server "$dest_pid"
+		rm -rf "$dir/dest/data"
+	fi
 	# Free the page cache the run filled so the next one starts alike.
 	rm -rf "$dir/data"
 }

@@ -19,6 +19,7 @@ const (
 	kindTags
 	kindGC
 	kindGCKeep
+	kindRepl
 )
 
 // bigDigest generates the big blob's stream once to learn its digest.
