@@ -17,6 +17,7 @@ import (
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/replicate"
+	"github.com/berth-registry/berth/internal/sigpolicy"
 )
 
 // Prefix is where the API is served.
@@ -36,6 +37,7 @@ type API struct {
 	gcGrace    time.Duration
 	retention  retentionRunner    // nil: not available (see WithRetention)
 	replicate  *replicate.Service // nil: not available (see WithReplication)
+	signatures *sigpolicy.Service // nil: not available (see WithSignatures)
 }
 
 // New returns the management API over the access-control service.

@@ -25,6 +25,7 @@ import (
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/retention"
 	"github.com/berth-registry/berth/internal/secretbox"
+	"github.com/berth-registry/berth/internal/sigpolicy"
 	"github.com/berth-registry/berth/internal/tlscert"
 )
 
@@ -92,7 +93,8 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	}, log)
 	mux := http.NewServeMux()
 	rec := audit.New(md, log, 10000)
-	v2 := httpapi.New(svc, log).WithAudit(rec).WithVerifyOnRead(cfg.Storage.VerifyOnRead)
+	sigs := sigpolicy.New(sigpolicy.Options{Store: md, Blobs: blobs, Audit: rec, Log: log})
+	v2 := httpapi.New(svc, log).WithAudit(rec).WithVerifyOnRead(cfg.Storage.VerifyOnRead).WithPullGate(sigs)
 	var (
 		access *auth.Service
 		mgmt   *api.API
@@ -130,6 +132,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		mgmt.WithGC(a.RunGC, cfg.GC.Grace)
 		mgmt.WithRetention(a.RunRetention)
 		mgmt.WithReplication(a.ReplicationService())
+		mgmt.WithSignatures(sigs)
 	}
 	if cfg.HTTP.TLS.Certificate != "" {
 		if a.tls, err = tlscert.New(cfg.HTTP.TLS.Certificate, cfg.HTTP.TLS.Key, log); err != nil {

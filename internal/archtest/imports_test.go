@@ -26,6 +26,7 @@ var layers = []struct {
 	{"internal/auth/pattern", 0},
 	{"internal/auth/htpasswd", 0},
 	{"internal/auth/ldap", 0},
+	{"internal/sigverify", 0}, // signature verification: sigstore and notation libraries only
 	{"internal/blob", 1},
 	{"internal/meta", 1},
 	{"internal/transfer", 1}, // image copy engine: go-containerregistry and layer-0 packages only
@@ -39,6 +40,7 @@ var layers = []struct {
 	{"internal/webhook", 3},
 	{"internal/proxy", 3},
 	{"internal/replicate", 3},
+	{"internal/sigpolicy", 3},
 	{"internal/httpapi", 4},
 	{"internal/api", 4},
 	{"internal/app", 5},

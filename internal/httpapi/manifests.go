@@ -26,6 +26,9 @@ func (a *API) getManifest(w http.ResponseWriter, r *http.Request, rt route) erro
 	if err != nil {
 		return err
 	}
+	if err := a.admitPull(r, rt.name, m); err != nil {
+		return err
+	}
 	setCacheStatus(w, cache)
 	if r.Method == http.MethodHead && ref.Digest != "" && cache != registry.CacheMiss && cache != registry.CacheBypass {
 		if err := a.svc.ManifestShown(r.Context(), rt.name, m); err != nil {

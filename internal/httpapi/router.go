@@ -21,7 +21,8 @@ type API struct {
 	// verifyOnRead hashes served blobs (storage.verify_on_read).
 	verifyOnRead bool
 	audit        AuditSink
-	meter        Meter // nil: no metrics
+	meter        Meter    // nil: no metrics
+	pulls        PullGate // nil: every pull is admitted
 }
 
 // New returns the /v2/ handler, open to everyone until WithAccess.

@@ -54,6 +54,7 @@ type Reader interface {
 	WebhookReader
 	ProxyReader
 	ReplicationReader
+	SignaturePolicyReader
 }
 
 // Tx is a read-write transaction.
@@ -80,6 +81,7 @@ type Tx interface {
 	WebhookWriter
 	ProxyWriter
 	ReplicationWriter
+	SignaturePolicyWriter
 }
 
 // Repository is one repository (an image name such as "library/alpine").
@@ -176,6 +178,9 @@ type ManifestReader interface {
 	// sorted by digest, after the given digest ("" = from the start).
 	// n <= 0 means no limit.
 	ListManifests(repo string, after digest.Digest, n int) ([]Manifest, error)
+	// ManifestParentDigests returns up to n digests of the manifests of
+	// repo (indexes) that list d as a child, sorted.
+	ManifestParentDigests(repo string, d digest.Digest, n int) ([]digest.Digest, error)
 }
 
 type ManifestWriter interface {

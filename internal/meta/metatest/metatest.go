@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"Webhooks", webhookTests},
 		{"Proxies", proxyTests},
 		{"Replication", replicationTests},
+		{"SignaturePolicies", signatureTests},
 		{"Close", closeTests},
 	}
 	for _, g := range groups {
