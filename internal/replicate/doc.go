@@ -17,7 +17,8 @@
 // SBOMs) travel with it, and blobs the destination has are not sent again.
 // The local registry is reached through its own HTTP handler in process
 // (Local), so every write goes through the registry service as a client's
-// would.
+// would. A policy's jobs share its connections to both sides (one ping, one
+// token) for up to connTTL; a failed job drops them.
 //
 // The event trigger and the schedule run on one node of a cluster at a
 // time (a jobs lease); the event trigger reads the outbox after each push

@@ -33,7 +33,9 @@ type sides struct {
 	localRemote, remoteRemote []remote.Option // for listing and deleting
 }
 
-func (s *Service) sides(p meta.ReplicationPolicy) (sides, error) {
+// newSides connects to both registries of a policy: the remote (its
+// ping, and a token where it asks for one) and this registry in process.
+func (s *Service) newSides(ctx context.Context, p meta.ReplicationPolicy) (sides, error) {
 	var sd sides
 	host, plain, err := remoteHost(p.RemoteURL)
 	if err != nil {
@@ -56,16 +58,26 @@ func (s *Service) sides(p meta.ReplicationPolicy) (sides, error) {
 	}
 	sd.local = transfer.Endpoint{Transport: HandlerTransport{H: s.o.Local.Handler}, Insecure: true}
 	if s.o.Local.Auth != nil {
-		a, err := s.o.Local.Auth()
-		if err != nil {
-			return sd, err
-		}
-		sd.local.Auth = a
+		sd.local.Auth = freshAuth(s.o.Local.Auth)
 	}
 	sd.localHost, sd.remoteHost = s.o.Local.host(), host
 	sd.localOpts = []name.Option{name.Insecure}
 	if sd.remote.Insecure {
 		sd.remoteOpts = []name.Option{name.Insecure}
+	}
+	localReg, err := name.NewRegistry(sd.localHost, sd.localOpts...)
+	if err != nil {
+		return sd, permanentError{err}
+	}
+	remoteReg, err := name.NewRegistry(sd.remoteHost, sd.remoteOpts...)
+	if err != nil {
+		return sd, permanentError{err}
+	}
+	if sd.local, err = transfer.Connect(ctx, localReg, sd.local, s.o.UserAgent); err != nil {
+		return sd, fmt.Errorf("this registry: %w", err)
+	}
+	if sd.remote, err = transfer.Connect(ctx, remoteReg, sd.remote, s.o.UserAgent); err != nil {
+		return sd, fmt.Errorf("the remote registry %s: %w", sd.remoteHost, err)
 	}
 	sd.localRemote = endpointOptions(sd.local)
 	sd.remoteRemote = endpointOptions(sd.remote)
@@ -102,15 +114,20 @@ func refIn(host, repo, reference string, opts []name.Option) (name.Reference, er
 }
 
 // execute runs one attempt at a job.
-func (s *Service) execute(ctx context.Context, p meta.ReplicationPolicy, job meta.ReplicationJob) (outcome, error) {
+func (s *Service) execute(ctx context.Context, p meta.ReplicationPolicy, job meta.ReplicationJob) (_ outcome, err error) {
 	f, err := NewFilter(p)
 	if err != nil {
 		return outcome{}, err
 	}
-	sd, err := s.sides(p)
+	sd, err := s.sides(ctx, p)
 	if err != nil {
 		return outcome{}, err
 	}
+	defer func() {
+		if err != nil {
+			s.dropSides(p.ID) // the next attempt connects afresh
+		}
+	}()
 	switch job.Action {
 	case meta.JobExpand:
 		return s.expand(ctx, p, f, sd)

@@ -20,8 +20,9 @@ type Local struct {
 	// when empty); requests never leave the process, whatever it is.
 	Host string
 	// Auth returns credentials for the copy (nil, or a nil Authenticator:
-	// anonymous, as with auth.mode none). It is called for every job so
-	// short-lived tokens stay fresh.
+	// anonymous, as with auth.mode none). It is called when a policy's
+	// connection to this registry is made and whenever this registry
+	// answers it with 401, so a short-lived token is replaced when it ends.
 	Auth func() (authn.Authenticator, error)
 }
 

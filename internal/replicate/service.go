@@ -86,6 +86,7 @@ type Service struct {
 	o        Options
 	mu       sync.Mutex
 	limiters map[int64]*policyLimiter
+	conns    map[int64]*policyConns // see sides
 }
 
 type policyLimiter struct {
@@ -96,7 +97,7 @@ type policyLimiter struct {
 // New returns a Service; Run starts its workers and scheduler.
 func New(o Options) *Service {
 	o.defaults()
-	return &Service{o: o, limiters: map[int64]*policyLimiter{}}
+	return &Service{o: o, limiters: map[int64]*policyLimiter{}, conns: map[int64]*policyConns{}}
 }
 
 // Backoff is the wait before attempt n+1 after n failed attempts: min,

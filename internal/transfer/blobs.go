@@ -2,17 +2,12 @@ package transfer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
-	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/partial"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // copyBlobs copies the blobs the destination lacks, c.jobs at a time.
@@ -56,96 +51,80 @@ func (c *copier) copyBlobs(ctx context.Context, srcRepo, dstRepo name.Repository
 	return ctx.Err()
 }
 
-// copyBlob sends one blob unless the destination has it.
+// copyBlob sends one blob unless the destination has it, trying again
+// (from the HEAD on) after a failure that may pass.
 func (c *copier) copyBlob(ctx context.Context, srcRepo, dstRepo name.Repository, d v1.Descriptor) error {
-	ev := Event{Repo: dstRepo.String(), Digest: d.Digest, MediaType: d.MediaType, Size: d.Size}
+	ev := blobEvent(dstRepo, d)
 	if !d.MediaType.IsDistributable() {
 		ev.Note = "non-distributable layer"
 		c.emit(withKind(ev, BlobSkipped))
 		return nil
 	}
-	there, err := c.dstGet.Layer(ctx, dstRepo.Digest(d.Digest.String()))
-	if err != nil {
-		return err
-	}
-	exists, err := partial.Exists(there)
-	if err != nil {
-		return fmt.Errorf("checking blob %s in %s: %w", d.Digest, dstRepo, err)
-	}
-	if exists {
-		c.count(func(r *Report) { r.BlobsSkipped++ })
-		c.emit(withKind(ev, BlobSkipped))
-		return nil
-	}
 	from := srcRepo.Digest(d.Digest.String())
-	b := &blob{c: c, desc: d, ev: ev, open: func() (io.ReadCloser, error) {
+	var mountFrom *name.Repository
+	if srcRepo.Registry.String() == dstRepo.Registry.String() && srcRepo.String() != dstRepo.String() {
+		mountFrom = &srcRepo
+	}
+	open := func() (io.ReadCloser, error) {
 		l, err := c.src.Layer(ctx, from)
 		if err != nil {
 			return nil, err
 		}
-		return l.Compressed()
-	}}
-	var l v1.Layer = b
-	if srcRepo.Registry.String() == dstRepo.Registry.String() && srcRepo.String() != dstRepo.String() {
-		l = &remote.MountableLayer{Layer: b, Reference: from}
+		rc, err := l.Compressed()
+		if err != nil {
+			return nil, err
+		}
+		return &countingReader{rc: rc, c: c, ev: ev}, nil
 	}
-	c.emit(withKind(ev, BlobStart))
-	if err := c.dst.Upload(ctx, dstRepo, l); err != nil {
+	var (
+		res blobResult
+		err error
+	)
+	for attempt := 0; ; attempt++ {
+		res, err = c.uploadBlob(noRetry(ctx), dstRepo, d, mountFrom, open)
+		if err == nil || attempt >= len(retryWaits) || !temporary(err) {
+			break
+		}
+		if serr := sleep(ctx, retryWaits[attempt]); serr != nil {
+			break
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("copying blob %s to %s: %w", d.Digest, dstRepo, err)
 	}
-	if b.read.Load() == 0 && d.Size > 0 {
+	switch res {
+	case blobThere:
+		c.count(func(r *Report) { r.BlobsSkipped++ })
+		c.emit(withKind(ev, BlobSkipped))
+	case blobMounted:
 		c.count(func(r *Report) { r.BlobsMounted++ })
 		c.emit(withKind(ev, BlobMounted))
-		return nil
+	default:
+		c.count(func(r *Report) { r.BlobsSent++; r.BytesSent += d.Size })
+		c.emit(withKind(ev, BlobSent))
 	}
-	c.count(func(r *Report) { r.BlobsSent++; r.BytesSent += d.Size })
-	c.emit(withKind(ev, BlobSent))
 	return nil
 }
 
-// blob is a source blob as the v1.Layer go-containerregistry uploads: its
-// descriptor from the manifest, its bytes read from the source (and
-// verified against the digest there) as the upload asks for them.
-type blob struct {
-	c    *copier
-	desc v1.Descriptor
-	ev   Event
-	open func() (io.ReadCloser, error)
-	read atomic.Int64 // bytes read by the last attempt
+func blobEvent(dstRepo name.Repository, d v1.Descriptor) Event {
+	return Event{Repo: dstRepo.String(), Digest: d.Digest, MediaType: d.MediaType, Size: d.Size}
 }
 
-var errNotNeeded = errors.New("transfer: not needed for a copy")
-
-func (b *blob) Digest() (v1.Hash, error)             { return b.desc.Digest, nil }
-func (b *blob) DiffID() (v1.Hash, error)             { return v1.Hash{}, errNotNeeded }
-func (b *blob) Uncompressed() (io.ReadCloser, error) { return nil, errNotNeeded }
-func (b *blob) Size() (int64, error)                 { return b.desc.Size, nil }
-func (b *blob) MediaType() (types.MediaType, error)  { return b.desc.MediaType, nil }
-
-// Compressed opens the source blob; every read is reported as BlobBytes.
-func (b *blob) Compressed() (io.ReadCloser, error) {
-	rc, err := b.open()
-	if err != nil {
-		return nil, err
-	}
-	b.read.Store(0)
-	return &countingReader{rc: rc, b: b}, nil
-}
-
-var _ v1.Layer = (*blob)(nil)
-
+// countingReader reports every read of a blob's bytes as BlobBytes.
 type countingReader struct {
-	rc io.ReadCloser
-	b  *blob
+	rc   io.ReadCloser
+	c    *copier
+	ev   Event
+	done int64
 }
 
 func (r *countingReader) Read(p []byte) (int, error) {
 	n, err := r.rc.Read(p)
 	if n > 0 {
-		done := r.b.read.Add(int64(n))
-		e := withKind(r.b.ev, BlobBytes)
-		e.Done = done
-		r.b.c.emit(e)
+		r.done += int64(n)
+		e := withKind(r.ev, BlobBytes)
+		e.Done = r.done
+		r.c.emit(e)
 	}
 	return n, err
 }

@@ -20,11 +20,12 @@ import (
 // copier is one run of Copy or CopyRepository: its clients, what it has
 // done (so nothing is done twice), and the running report.
 type copier struct {
-	opts   Options
-	src    *remote.Puller // reads the source
-	dstGet *remote.Puller // HEADs on the destination
-	dst    *remote.Pusher // writes the destination
-	jobs   int
+	opts    Options
+	src     *remote.Puller // reads the source
+	dstGet  *remote.Puller // HEADs on the destination
+	dst     *remote.Pusher // writes manifests to the destination
+	dstHTTP *http.Client   // blob HEADs and uploads at the destination
+	jobs    int
 
 	mu        sync.Mutex
 	report    Report
@@ -34,7 +35,22 @@ type copier struct {
 	srcTags   map[string][]string // src repo → its tags (nil until listed)
 }
 
-func newCopier(opts Options) (*copier, error) {
+// newCopier connects to both sides once (unless the caller did, see
+// Connect), asking for a token that reads srcRepo and writes dstRepo.
+func newCopier(ctx context.Context, opts Options, srcRepo, dstRepo name.Repository) (*copier, error) {
+	srcRepo = insecure(srcRepo, opts.Src.Insecure, name.NewRepository)
+	dstRepo = insecure(dstRepo, opts.Dst.Insecure, name.NewRepository)
+	var err error
+	if opts.Src, err = connect(ctx, srcRepo.Registry, opts.Src, opts.UserAgent, []string{srcRepo.Scope(transport.PullScope)}); err != nil {
+		return nil, err
+	}
+	dstScopes := []string{dstRepo.Scope(transport.PushScope)}
+	if srcRepo.Registry.String() == dstRepo.Registry.String() && srcRepo.String() != dstRepo.String() {
+		dstScopes = append(dstScopes, srcRepo.Scope(transport.PullScope)) // to mount blobs
+	}
+	if opts.Dst, err = connect(ctx, dstRepo.Registry, opts.Dst, opts.UserAgent, dstScopes); err != nil {
+		return nil, err
+	}
 	src, err := remote.NewPuller(opts.remoteOptions(opts.Src)...)
 	if err != nil {
 		return nil, err
@@ -53,6 +69,7 @@ func newCopier(opts Options) (*copier, error) {
 	}
 	return &copier{
 		opts: opts, src: src, dstGet: dstGet, dst: dst, jobs: jobs,
+		dstHTTP:   &http.Client{Transport: opts.Dst.Transport, CheckRedirect: checkRedirect},
 		manifests: map[string]bool{}, tags: map[string]bool{}, blobs: map[string]bool{},
 		srcTags: map[string][]string{},
 	}, nil
@@ -88,6 +105,13 @@ func (c *copier) once(set map[string]bool, key string) bool {
 	}
 	set[key] = true
 	return true
+}
+
+// seen reports whether key is in set, without adding it.
+func (c *copier) seen(set map[string]bool, key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return set[key]
 }
 
 // insecure re-parses a reference so that plain HTTP is allowed for it.
@@ -179,6 +203,24 @@ func (c *copier) dstDigest(ctx context.Context, ref name.Reference) (v1.Hash, er
 	return d.Digest, nil
 }
 
+// dstDigestAsync starts dstDigest and returns a function that waits for
+// its answer.
+func (c *copier) dstDigestAsync(ctx context.Context, ref name.Reference) func() (v1.Hash, error) {
+	done := make(chan struct{})
+	var (
+		h   v1.Hash
+		err error
+	)
+	go func() {
+		defer close(done)
+		h, err = c.dstDigest(ctx, ref)
+	}()
+	return func() (v1.Hash, error) {
+		<-done
+		return h, err
+	}
+}
+
 // copyRef copies what src names to dst: the top of a copy (a tag or
 // digest the user asked for, or a digest-named tag), with the platform
 // choice applied.
@@ -213,8 +255,17 @@ func (c *copier) copyTop(ctx context.Context, src, dst name.Reference, m manifes
 	if tag != nil && !c.once(c.tags, tag.String()) {
 		return nil
 	}
+	var known func() (v1.Hash, error)
 	if tag != nil {
+		if !c.seen(c.manifests, dstRepo.String()+"@"+m.digest.String()) {
+			// What the tag names and whether the manifest is there are
+			// asked at once: one round trip instead of two.
+			known = c.dstDigestAsync(ctx, dstRepo.Digest(m.digest.String()))
+		}
 		have, err := c.dstDigest(ctx, *tag)
+		if known != nil && (err != nil || have == m.digest) {
+			_, _ = known() // not needed: no request outlives the copy
+		}
 		if err != nil {
 			return err
 		}
@@ -231,7 +282,7 @@ func (c *copier) copyTop(ctx context.Context, src, dst name.Reference, m manifes
 			return c.referrersOfTree(ctx, srcRepo, dstRepo, m)
 		}
 	}
-	if err := c.copyManifest(ctx, srcRepo, dstRepo, m, tag); err != nil {
+	if err := c.copyManifest(ctx, srcRepo, dstRepo, m, tag, known); err != nil {
 		return err
 	}
 	if record {
@@ -242,13 +293,17 @@ func (c *copier) copyTop(ctx context.Context, src, dst name.Reference, m manifes
 
 // copyManifest copies m (and, first, everything it refers to) into dstRepo
 // unless the destination has it, tags it when tag is set, then copies its
-// referrers.
-func (c *copier) copyManifest(ctx context.Context, srcRepo, dstRepo name.Repository, m manifest, tag *name.Tag) error {
+// referrers. known, when set, answers what the destination has under m's
+// digest (a HEAD already under way).
+func (c *copier) copyManifest(ctx context.Context, srcRepo, dstRepo name.Repository, m manifest, tag *name.Tag, known func() (v1.Hash, error)) error {
 	ev := Event{Repo: dstRepo.String(), Digest: m.digest, MediaType: m.mediaType, Size: int64(len(m.raw))}
 	if !c.once(c.manifests, dstRepo.String()+"@"+m.digest.String()) {
 		return c.tag(ctx, dstRepo, m, tag)
 	}
-	have, err := c.dstDigest(ctx, dstRepo.Digest(m.digest.String()))
+	if known == nil {
+		known = func() (v1.Hash, error) { return c.dstDigest(ctx, dstRepo.Digest(m.digest.String())) }
+	}
+	have, err := known()
 	if err != nil {
 		return err
 	}
@@ -265,7 +320,7 @@ func (c *copier) copyManifest(ctx context.Context, srcRepo, dstRepo name.Reposit
 		if err != nil {
 			return err
 		}
-		if err := c.copyManifest(ctx, srcRepo, dstRepo, cm, nil); err != nil {
+		if err := c.copyManifest(ctx, srcRepo, dstRepo, cm, nil, nil); err != nil {
 			return err
 		}
 	}
@@ -346,7 +401,7 @@ func (c *copier) copyReferrers(ctx context.Context, srcRepo, dstRepo name.Reposi
 		if err != nil {
 			return err
 		}
-		if err := c.copyManifest(ctx, srcRepo, dstRepo, rm, nil); err != nil {
+		if err := c.copyManifest(ctx, srcRepo, dstRepo, rm, nil, nil); err != nil {
 			return err
 		}
 	}

@@ -17,9 +17,17 @@
 // destination are on the same registry, blobs are mounted across
 // repositories instead of uploaded.
 //
-// The work is done with go-containerregistry's remote package (Puller and
-// Pusher); this package decides what to copy, in which order, and reports
-// every step to a Progress and in a Report.
+// Few round trips: each side is pinged and authenticated once per copy, or
+// once for many copies through an Endpoint made by Connect; a tag's HEAD and
+// its manifest's HEAD go out together; a blob costs one HEAD, then POST and
+// PUT with the body (a PATCH too above monolithicMax), as a client's push
+// does. A failed blob upload starts again from its HEAD; other requests
+// without a body are retried on network flakes and 408, 429 and 5xx.
+//
+// Manifests are read and written with go-containerregistry's remote package
+// (Puller and Pusher), blobs uploaded by this package; it decides what to
+// copy, in which order, and reports every step to a Progress and in a
+// Report.
 //
 // Layering: transfer depends only on go-containerregistry; it knows nothing
 // of berth's own packages, so it runs the same against any two registries.

@@ -2,7 +2,6 @@ package transfer
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -29,7 +28,9 @@ type Endpoint struct {
 	// back to plain HTTP. Hosts named localhost or 127.0.0.1 (and other
 	// loopback or private addresses) may use plain HTTP regardless.
 	Insecure bool
-	// Transport is the base HTTP transport (nil: remote.DefaultTransport).
+	// Transport is the base HTTP transport (nil: remote.DefaultTransport),
+	// or one Connect returned, which every copy then uses as it is (Auth,
+	// Keychain and Insecure were applied when it was made).
 	Transport http.RoundTripper
 }
 
@@ -46,7 +47,8 @@ type Options struct {
 	Jobs int
 	// Progress receives an Event for every step; nil: none.
 	Progress Progress
-	// UserAgent is sent with every request (empty: go-containerregistry's).
+	// UserAgent is sent with every request (empty: go-containerregistry's);
+	// an Endpoint made by Connect sends the one given to Connect.
 	UserAgent string
 }
 
@@ -91,7 +93,7 @@ func (r *Report) Add(o Report) {
 // a tag or a digest; dst is a tag, or a digest that must equal the one
 // copied (then nothing is tagged).
 func Copy(ctx context.Context, src, dst name.Reference, opts Options) (Report, error) {
-	c, err := newCopier(opts)
+	c, err := newCopier(ctx, opts, src.Context(), dst.Context())
 	if err != nil {
 		return Report{}, err
 	}
@@ -103,7 +105,7 @@ func Copy(ctx context.Context, src, dst name.Reference, opts Options) (Report, e
 // referrers of each). Tags are copied in sorted order; the first failure
 // stops the copy.
 func CopyRepository(ctx context.Context, src, dst name.Repository, opts Options) (Report, error) {
-	c, err := newCopier(opts)
+	c, err := newCopier(ctx, opts, src, dst)
 	if err != nil {
 		return Report{}, err
 	}
@@ -150,36 +152,10 @@ func (c *copier) listTags(ctx context.Context, repo name.Repository) ([]string, 
 	return tags, nil
 }
 
-// remoteOptions are the go-containerregistry options for one side.
+// remoteOptions are the go-containerregistry options for one side,
+// whose Endpoint has been connected (see Connect).
 func (opts Options) remoteOptions(e Endpoint) []remote.Option {
-	var ro []remote.Option
-	switch {
-	case e.Auth != nil:
-		ro = append(ro, remote.WithAuth(e.Auth))
-	case e.Keychain != nil:
-		ro = append(ro, remote.WithAuthFromKeychain(e.Keychain))
-	}
-	tr := e.Transport
-	if e.Insecure {
-		base, ok := tr.(*http.Transport)
-		if tr == nil {
-			base, ok = remote.DefaultTransport.(*http.Transport)
-		}
-		if ok {
-			t := base.Clone()
-			if t.TLSClientConfig == nil {
-				t.TLSClientConfig = &tls.Config{}
-			}
-			t.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // asked for with --*-tls-verify=false
-			tr = t
-		}
-	}
-	if tr != nil {
-		ro = append(ro, remote.WithTransport(tr))
-	}
-	if opts.UserAgent != "" {
-		ro = append(ro, remote.WithUserAgent(opts.UserAgent))
-	}
+	ro := []remote.Option{remote.WithTransport(e.Transport)}
 	if opts.Jobs > 0 {
 		ro = append(ro, remote.WithJobs(opts.Jobs))
 	}
