@@ -225,20 +225,27 @@ func (c *cli) client(ctx context.Context, server string) (*apiClient, error) {
 // call sends a JSON request to /api/v1 and decodes the answer into out.
 func (a *apiClient) call(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
+	contentType := ""
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
 		}
-		body = bytes.NewReader(b)
+		body, contentType = bytes.NewReader(b), "application/json"
 	}
+	return a.do(ctx, method, path, contentType, body, out)
+}
+
+// do sends body (nil for none) of contentType to /api/v1 and decodes the
+// JSON answer into out.
+func (a *apiClient) do(ctx context.Context, method, path, contentType string, body io.Reader, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, a.server+"/api/v1"+path, body)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+a.bearer)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := a.hc.Do(req)
 	if err != nil {

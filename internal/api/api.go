@@ -17,6 +17,7 @@ import (
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/replicate"
+	"github.com/berth-registry/berth/internal/scan"
 	"github.com/berth-registry/berth/internal/sigpolicy"
 )
 
@@ -38,6 +39,7 @@ type API struct {
 	retention  retentionRunner    // nil: not available (see WithRetention)
 	replicate  *replicate.Service // nil: not available (see WithReplication)
 	signatures *sigpolicy.Service // nil: not available (see WithSignatures)
+	scans      *scan.Service      // nil: not available (see WithScans)
 }
 
 // New returns the management API over the access-control service.
@@ -148,8 +150,13 @@ func (x *API) writeError(w http.ResponseWriter, r *http.Request, actor auth.Iden
 	_ = json.NewEncoder(w).Encode(errorBody{Errors: []errorItem{{Code: code, Message: msg}}})
 }
 
-// notFoundMessage keeps the store's "meta: " prefix out of answers.
+// notFoundMessage keeps the store's "meta: " prefix out of answers (an
+// error may also say it all itself, see notScannedError).
 func notFoundMessage(err error) string {
+	var own interface{ notFoundMessage() string }
+	if errors.As(err, &own) {
+		return own.notFoundMessage()
+	}
 	return strings.TrimSuffix(strings.TrimPrefix(err.Error(), "meta: "), ": "+meta.ErrNotFound.Error()) + " not found"
 }
 

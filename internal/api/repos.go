@@ -19,6 +19,7 @@ import (
 type Registry interface {
 	Catalog(ctx context.Context, last string, n int, keep func(repo string) (bool, error)) (registry.Page, error)
 	Artifacts(ctx context.Context, repo string) ([]registry.Artifact, error)
+	GetManifest(ctx context.Context, repo string, ref registry.Reference) (meta.Manifest, error)
 	DeleteRepository(ctx context.Context, repo string) error
 	Verify(ctx context.Context, o registry.VerifyOptions) (registry.VerifyReport, error)
 	Quarantine(ctx context.Context) ([]meta.QuarantinedBlob, error)

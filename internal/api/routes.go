@@ -28,7 +28,7 @@ type operation struct {
 // operations is every endpoint of the management API, in one table that
 // both the router and the OpenAPI document are made from.
 var operations = slices.Concat(coreOperations, quotaOperations, retentionOperations, webhookOperations,
-	proxyOperations, replicationOperations, signatureOperations)
+	proxyOperations, replicationOperations, signatureOperations, scanOperations)
 
 var coreOperations = []operation{
 	{"GET", "/me", (*API).me, "The caller's identity", "any logged-in caller", nil, identityJSON{}, 200},

@@ -24,6 +24,7 @@ import (
 	"github.com/berth-registry/berth/internal/proxy"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/retention"
+	"github.com/berth-registry/berth/internal/scan"
 	"github.com/berth-registry/berth/internal/secretbox"
 	"github.com/berth-registry/berth/internal/sigpolicy"
 	"github.com/berth-registry/berth/internal/tlscert"
@@ -45,6 +46,7 @@ type App struct {
 	health    *health
 	upstreams *proxy.Upstreams
 	box       *secretbox.Box // opens the secrets sealed in the store; nil without secrets.key
+	scans     *scan.Service
 	// replicationQueued wakes this node's replication workers when a run
 	// starts (by the API, a schedule or a push).
 	replicationQueued meta.Signal
@@ -94,7 +96,8 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	mux := http.NewServeMux()
 	rec := audit.New(md, log, 10000)
 	sigs := sigpolicy.New(sigpolicy.Options{Store: md, Blobs: blobs, Audit: rec, Log: log})
-	v2 := httpapi.New(svc, log).WithAudit(rec).WithVerifyOnRead(cfg.Storage.VerifyOnRead).WithPullGate(sigs)
+	scans := newScanService(cfg, md, blobs, svc, rec, log)
+	v2 := httpapi.New(svc, log).WithAudit(rec).WithVerifyOnRead(cfg.Storage.VerifyOnRead).WithPullGate(pullGates{sigs, scans})
 	var (
 		access *auth.Service
 		mgmt   *api.API
@@ -127,12 +130,13 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	}
 	a := &App{cfg: cfg, log: log, blobs: blobs, meta: md, svc: svc, handler: httpapi.Edge(mux, edge, log), access: access, audit: rec}
 	a.accessLog, a.health = edge.AccessLog, newHealth(cfg.Health, blobs, md, log)
-	a.upstreams, a.box = upstreams, box
+	a.upstreams, a.box, a.scans = upstreams, box, scans
 	if mgmt != nil {
 		mgmt.WithGC(a.RunGC, cfg.GC.Grace)
 		mgmt.WithRetention(a.RunRetention)
 		mgmt.WithReplication(a.ReplicationService())
 		mgmt.WithSignatures(sigs)
+		mgmt.WithScans(scans)
 	}
 	if cfg.HTTP.TLS.Certificate != "" {
 		if a.tls, err = tlscert.New(cfg.HTTP.TLS.Certificate, cfg.HTTP.TLS.Key, log); err != nil {
@@ -201,6 +205,7 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	go a.retentionLoop(bg)
 	go a.webhookLoop(bg)
 	go a.replicationLoop(bg)
+	go a.scanLoop(bg)
 	go a.serveDebug(bg)
 	go a.health.loop(bg)
 	go a.serveMetrics(bg)

@@ -16,10 +16,11 @@ const outboxKeep = 24 * time.Hour
 // outboxPurgeLoop removes, every hour, the outbox events that every
 // webhook endpoint (enabled or not: a disabled one catches up when enabled
 // again) and every enabled event-triggered replication policy has passed
-// and that are older than outboxKeep.
+// and the scanner (when it runs) has read, and that are older than
+// outboxKeep.
 func (a *App) outboxPurgeLoop(ctx context.Context) {
 	jobs.New(a.meta, a.log).Every(ctx, "purge-outbox", time.Hour, func(ctx context.Context) error {
-		n, err := purgeOutbox(ctx, a.meta, time.Now())
+		n, err := purgeOutbox(ctx, a.meta, time.Now(), a.cfg.Scan.Enabled)
 		if n > 0 {
 			a.log.Info("purged delivered outbox events", "count", n)
 		}
@@ -27,7 +28,7 @@ func (a *App) outboxPurgeLoop(ctx context.Context) {
 	})
 }
 
-func purgeOutbox(ctx context.Context, store meta.Store, now time.Time) (int, error) {
+func purgeOutbox(ctx context.Context, store meta.Store, now time.Time, scanning bool) (int, error) {
 	n := 0
 	err := store.Update(ctx, func(tx meta.Tx) error {
 		hooks, err := tx.AllWebhooks()
@@ -47,6 +48,13 @@ func purgeOutbox(ctx context.Context, store meta.Store, now time.Time) (int, err
 			if p.Enabled && p.OnEvent {
 				upTo = min(upTo, p.Cursor)
 			}
+		}
+		if scanning {
+			c, err := tx.ScanCursor()
+			if err != nil {
+				return err
+			}
+			upTo = min(upTo, c)
 		}
 		n, err = tx.DeleteEventsBefore(upTo, now.Add(-outboxKeep))
 		return err

@@ -54,7 +54,14 @@ func TestPurgeOutbox(t *testing.T) {
 	}
 	appendEvents(old, 2)        // old but not delivered: kept
 	appendEvents(time.Now(), 1) // recent: kept
-	n, err := purgeOutbox(ctx, a.meta, time.Now())
+	// The scanner has read nothing yet: it holds every event.
+	if n, err := purgeOutbox(ctx, a.meta, time.Now(), true); err != nil || n != 0 {
+		t.Fatalf("purge before the scanner read = %d, %v; want 0", n, err)
+	}
+	if err := a.meta.Update(ctx, func(tx meta.Tx) error { return tx.AdvanceScanCursor(1 << 40) }); err != nil {
+		t.Fatal(err)
+	}
+	n, err := purgeOutbox(ctx, a.meta, time.Now(), true)
 	if err != nil || n != 4 {
 		t.Fatalf("purge = %d, %v; want the 4 old events the endpoint is past", n, err)
 	}
@@ -64,7 +71,7 @@ func TestPurgeOutbox(t *testing.T) {
 	if err := a.meta.Update(ctx, func(tx meta.Tx) error { return tx.DeleteWebhook(hook) }); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := purgeOutbox(ctx, a.meta, time.Now()); err != nil || n != 2 {
+	if n, err := purgeOutbox(ctx, a.meta, time.Now(), false); err != nil || n != 2 {
 		t.Fatalf("purge without endpoints = %d, %v; want the 2 old ones", n, err)
 	}
 	if got := events(); len(got) != 1 {

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/replicate"
 )
 
@@ -34,14 +35,14 @@ func (a *App) ReplicationService() *replicate.Service {
 		Store: a.meta, Secrets: a.box, Log: a.log, Local: local,
 		Workers: c.Workers, Poll: c.PollInterval, RetryMin: c.RetryMin, RetryMax: c.RetryMax,
 		MaxAttempts: c.MaxAttempts, History: c.History, UserAgent: "berth (replication)",
-		Events: a.eventsAppended(), Queued: &a.replicationQueued,
+		Events: eventsAppended(a.meta), Queued: &a.replicationQueued,
 	})
 }
 
 // eventsAppended is the metadata store's wake-up on committed outbox
 // events, when it has one (nil otherwise: the readers poll).
-func (a *App) eventsAppended() func() <-chan struct{} {
-	if n, ok := a.meta.(interface{ EventsAppended() <-chan struct{} }); ok {
+func eventsAppended(md meta.Store) func() <-chan struct{} {
+	if n, ok := md.(interface{ EventsAppended() <-chan struct{} }); ok {
 		return n.EventsAppended
 	}
 	return nil

@@ -15,5 +15,5 @@ func (a *App) webhookLoop(ctx context.Context) {
 	if u, err := url.Parse(a.cfg.HTTP.ExternalURL); err == nil && u.Host != "" {
 		origin.Addr = u.Host
 	}
-	webhook.New(webhook.Options{Store: a.meta, Secrets: a.box, Log: a.log, Origin: origin, Events: a.eventsAppended()}).Run(ctx)
+	webhook.New(webhook.Options{Store: a.meta, Secrets: a.box, Log: a.log, Origin: origin, Events: eventsAppended(a.meta)}).Run(ctx)
 }

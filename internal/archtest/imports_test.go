@@ -27,6 +27,8 @@ var layers = []struct {
 	{"internal/auth/htpasswd", 0},
 	{"internal/auth/ldap", 0},
 	{"internal/sigverify", 0}, // signature verification: sigstore and notation libraries only
+	{"internal/vuln", 0},      // OSV records, version orders, severities
+	{"internal/sbom", 0},      // catalogues packages from layers
 	{"internal/blob", 1},
 	{"internal/meta", 1},
 	{"internal/transfer", 1}, // image copy engine: go-containerregistry and layer-0 packages only
@@ -41,6 +43,7 @@ var layers = []struct {
 	{"internal/proxy", 3},
 	{"internal/replicate", 3},
 	{"internal/sigpolicy", 3},
+	{"internal/scan", 3},
 	{"internal/httpapi", 4},
 	{"internal/api", 4},
 	{"internal/app", 5},

@@ -27,6 +27,7 @@ type Config struct {
 	Health      Health      `yaml:"health"`
 	Proxy       Proxy       `yaml:"proxy"`
 	Replication Replication `yaml:"replication"`
+	Scan        Scan        `yaml:"scan"`
 }
 
 // GC is online garbage collection.
@@ -263,6 +264,16 @@ type Replication struct {
 	History      time.Duration `yaml:"history" key:"replication.history" desc:"How long finished replication runs and their jobs are kept."`
 }
 
+// Scan is the built-in vulnerability scanner (the advisories are imported
+// with berth vulndb import; see berth scan).
+type Scan struct {
+	Enabled      bool          `yaml:"enabled" key:"scan.enabled" desc:"Run scans on this node. Off: scans can still be queued and read and pulls are still decided under the projects' scan policies, but nothing is scanned here."`
+	Workers      int           `yaml:"workers" key:"scan.workers" desc:"How many images this node scans at once."`
+	OnPush       bool          `yaml:"on_push" key:"scan.on_push" desc:"Scan every image pushed (a project's scan policy can also ask for it)."`
+	SBOMFormat   string        `yaml:"sbom_format" key:"scan.sbom_format" desc:"Attach each scanned image's SBOM to it as an OCI referrer in this format: spdx, cyclonedx, or none."`
+	PollInterval time.Duration `yaml:"poll_interval" key:"scan.poll_interval" desc:"How often idle scan workers look for queued scans, and the outbox is read for pushes (a push or request on this node wakes them at once)."`
+}
+
 // Default returns the configuration berth runs with when nothing is set.
 func Default() Config {
 	return Config{
@@ -297,5 +308,6 @@ func Default() Config {
 		Proxy:     Proxy{TTL: 10 * time.Minute, Timeout: 30 * time.Second},
 		Replication: Replication{Enabled: true, Workers: 2, PollInterval: time.Second, RetryMin: 2 * time.Second,
 			RetryMax: 5 * time.Minute, MaxAttempts: 10, History: 30 * 24 * time.Hour},
+		Scan: Scan{Enabled: true, Workers: 1, SBOMFormat: "spdx", PollInterval: 2 * time.Second},
 	}
 }

@@ -42,6 +42,11 @@ func (c Config) Validate() error {
 			v.bad("proxy.mirror.project", "is required with proxy.mirror.addr: the proxy project the mirror serves")
 		}
 	}
+	switch c.Scan.SBOMFormat {
+	case "spdx", "cyclonedx", "none":
+	default:
+		v.bad("scan.sbom_format", "must be spdx, cyclonedx or none (got %q)", c.Scan.SBOMFormat)
+	}
 	if c.Proxy.TTL < 0 {
 		v.bad("proxy.ttl", "must not be negative (got %s)", c.Proxy.TTL)
 	}

@@ -55,6 +55,7 @@ type Reader interface {
 	ProxyReader
 	ReplicationReader
 	SignaturePolicyReader
+	ScanReader
 }
 
 // Tx is a read-write transaction.
@@ -82,6 +83,7 @@ type Tx interface {
 	ProxyWriter
 	ReplicationWriter
 	SignaturePolicyWriter
+	ScanWriter
 }
 
 // Repository is one repository (an image name such as "library/alpine").

@@ -34,13 +34,7 @@ func TestSignaturePolicyDockerPull(t *testing.T) {
 		pullerPW = "pull-only-Pw-1"
 		certName = "berth-sig.test"
 	)
-	apiCall(t, s, http.MethodPost, "/api/v1/projects", map[string]any{"name": project}, http.StatusCreated, nil)
-	apiCall(t, s, http.MethodPost, "/api/v1/users", map[string]any{"name": puller, "password": pullerPW}, http.StatusCreated, nil)
-	apiCall(t, s, http.MethodPut, "/api/v1/projects/"+project+"/members/user/"+puller, map[string]any{"role": "guest"}, http.StatusOK, nil)
-	if out, err := dockerCLIInput(t, pullerPW, "login", "--username", puller, "--password-stdin", h); err != nil || !strings.Contains(out, "Login Succeeded") {
-		t.Fatalf("docker login as %s: %v\n%s", puller, err, out)
-	}
-	t.Cleanup(func() { _, _ = dockerCLI(t, "logout", h) })
+	dockerAsPuller(t, s, project, puller, pullerPW)
 
 	// The signers log in as the admin (who may push, so may fetch what it signs).
 	cosign := newArtClient(t, "cosign", "COSIGN_PASSWORD=", "TUF_ROOT="+filepath.Join(t.TempDir(), "tuf"))
@@ -65,7 +59,7 @@ func TestSignaturePolicyDockerPull(t *testing.T) {
 	}
 	ref := func(tag string) string { return h + "/" + repo + ":" + tag }
 
-	berth := signaturePolicyCLI(t, h)
+	berth := loggedInCLI(t, h)
 	out, _ := berth(t, 0, "signature-policy", "add", project, "--key", filepath.Join(cosign.dir, "right", "cosign.pub"), "--cert", cert)
 	if !strings.Contains(out, "governs sig/**") {
 		t.Errorf("signature-policy add printed %q", out)
@@ -160,10 +154,23 @@ func TestSignaturePolicyDockerPull(t *testing.T) {
 	})
 }
 
-// signaturePolicyCLI logs the berth CLI in to host as the admin (private
+// dockerAsPuller makes project and a user who may only pull from it, and
+// logs the Docker CLI in to s as that user (as a cluster pulls).
+func dockerAsPuller(t *testing.T, s *server, project, user, password string) {
+	t.Helper()
+	apiCall(t, s, http.MethodPost, "/api/v1/projects", map[string]any{"name": project}, http.StatusCreated, nil)
+	apiCall(t, s, http.MethodPost, "/api/v1/users", map[string]any{"name": user, "password": password}, http.StatusCreated, nil)
+	apiCall(t, s, http.MethodPut, "/api/v1/projects/"+project+"/members/user/"+user, map[string]any{"role": "guest"}, http.StatusOK, nil)
+	if out, err := dockerCLIInput(t, password, "login", "--username", user, "--password-stdin", s.host()); err != nil || !strings.Contains(out, "Login Succeeded") {
+		t.Fatalf("docker login as %s: %v\n%s", user, err, out)
+	}
+	t.Cleanup(func() { _, _ = dockerCLI(t, "logout", s.host()) })
+}
+
+// loggedInCLI logs the berth CLI in to host as the admin (private
 // HOME) and returns a runner that checks the exit code (unless wantCode
 // is -1) and returns stdout+stderr and the code.
-func signaturePolicyCLI(t *testing.T, host string) func(t *testing.T, wantCode int, args ...string) (string, int) {
+func loggedInCLI(t *testing.T, host string) func(t *testing.T, wantCode int, args ...string) (string, int) {
 	t.Helper()
 	home := t.TempDir()
 	run := func(t *testing.T, wantCode int, args ...string) (string, int) {

@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"Proxies", proxyTests},
 		{"Replication", replicationTests},
 		{"SignaturePolicies", signatureTests},
+		{"Scans", scanTests},
 		{"Close", closeTests},
 	}
 	for _, g := range groups {
