@@ -87,7 +87,7 @@ func (c *cli) rootCmd() *cobra.Command {
 	root.AddCommand(c.serveCmd(), c.configCmd(), c.dbCmd(), c.relocateCmd(), c.versionCmd(),
 		c.loginCmd(), c.userCmd(), c.projectCmd(), c.robotCmd(), c.repoCmd(), c.tokenCmd(), c.immutableCmd(), c.verifyCmd(), c.gcCmd(),
 		c.quotaCmd(), c.retentionCmd(), c.webhookCmd(), c.copyCmd(), c.syncCmd(),
-		c.proxyCmd(), c.replicationCmd(), c.signaturePolicyCmd(), c.vulndbCmd(), c.scanCmd(), c.scanPolicyCmd())
+		c.proxyCmd(), c.replicationCmd(), c.signaturePolicyCmd(), c.vulndbCmd(), c.scanCmd(), c.scanPolicyCmd(), c.scannerCmd())
 	return root
 }
 

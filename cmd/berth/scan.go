@@ -78,6 +78,7 @@ type scanPolicyJSON struct {
 	Allow       []string  `json:"allow"`
 	RequireScan bool      `json:"require_scan"`
 	ScanOnPush  bool      `json:"scan_on_push"`
+	Scanner     string    `json:"scanner"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
@@ -372,7 +373,7 @@ func (c *cli) showScan(what string, st scanAnswer, asJSON bool) error {
 
 func (c *cli) scanPolicyCmd() *cobra.Command {
 	var (
-		server, block           string
+		server, block, scanner  string
 		allow                   []string
 		requireScan, scanOnPush bool
 	)
@@ -386,7 +387,7 @@ func (c *cli) scanPolicyCmd() *cobra.Command {
 			"to a repository may still pull from it. The project's admins may.",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			body := map[string]any{"block": block, "allow": allow, "require_scan": requireScan, "scan_on_push": scanOnPush}
+			body := map[string]any{"block": block, "allow": allow, "require_scan": requireScan, "scan_on_push": scanOnPush, "scanner": scanner}
 			var p scanPolicyJSON
 			if err := c.apiCall(cmd, server, "PUT", "/projects/"+url.PathEscape(args[0])+"/scan-policy", body, &p); err != nil {
 				return fmt.Errorf("scan-policy set %s: %w", args[0], err)
@@ -400,6 +401,7 @@ func (c *cli) scanPolicyCmd() *cobra.Command {
 	set.Flags().StringArrayVar(&allow, "allow", nil, "a vulnerability ID that never blocks (CVE-…, GHSA-…); repeat for several")
 	set.Flags().BoolVar(&requireScan, "require-scan", false, "refuse pulls of images without a finished scan")
 	set.Flags().BoolVar(&scanOnPush, "scan-on-push", false, "scan every image pushed to the project")
+	set.Flags().StringVar(&scanner, "scanner", "", "the external scanner of the project (see berth scanner; \"berth\" = berth's own; empty = the default one)")
 	show := &cobra.Command{
 		Use:   "show PROJECT",
 		Short: "Show a project's vulnerability pull policy",
@@ -437,6 +439,6 @@ func (c *cli) showScanPolicy(p scanPolicyJSON) {
 		block = p.Block + " or worse"
 	}
 	allow := orDash(strings.Join(p.Allow, ", "))
-	c.table("PROJECT\tBLOCKS\tALLOWED\tREQUIRE-SCAN\tSCAN-ON-PUSH",
-		[][]string{{p.Project, block, allow, yesNo(p.RequireScan), yesNo(p.ScanOnPush)}})
+	c.table("PROJECT\tBLOCKS\tALLOWED\tREQUIRE-SCAN\tSCAN-ON-PUSH\tSCANNER",
+		[][]string{{p.Project, block, allow, yesNo(p.RequireScan), yesNo(p.ScanOnPush), orDash(p.Scanner)}})
 }

@@ -132,6 +132,8 @@ func (x *API) writeError(w http.ResponseWriter, r *http.Request, actor auth.Iden
 		status, code, msg = http.StatusNotFound, "NOT_FOUND", notFoundMessage(err)
 	case errors.Is(err, meta.ErrExists):
 		status, code, msg = http.StatusConflict, "CONFLICT", "already exists"
+	case errors.Is(err, errBadGateway):
+		status, code, msg = http.StatusBadGateway, "BAD_GATEWAY", err.Error()
 	case errors.Is(err, errBusy):
 		status, code, msg = http.StatusConflict, "BUSY", err.Error()
 	case errors.Is(err, auth.ErrNotEmpty):
@@ -161,6 +163,9 @@ func notFoundMessage(err error) string {
 }
 
 var errBadJSON = errors.New("unexpected content")
+
+// errBadGateway: a service berth asked on the caller's behalf failed.
+var errBadGateway = errors.New("bad gateway")
 
 // errBusy: a cluster-wide job already runs.
 var errBusy = errors.New("a garbage collection is already running (on this or another node)")

@@ -15,6 +15,7 @@ import (
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/scan"
+	"github.com/berth-registry/berth/internal/scan/harbor"
 )
 
 // scanOperations expose the vulnerability scanner: its database, scans
@@ -27,6 +28,10 @@ var scanOperations = []operation{
 	{"GET", "/projects/{project}/scan-policy", (*API).getScanPolicy, "Read a project's vulnerability pull policy; 404 when it has none", "who may see it", nil, scanPolicyJSON{}, 200},
 	{"PUT", "/projects/{project}/scan-policy", (*API).putScanPolicy, "Set a project's vulnerability pull policy: refuse pulls of images with findings of severity block (critical, high, medium, low; \"\" none) or worse except the allow-listed IDs, refuse unscanned images (require_scan), scan every push (scan_on_push)", "its admins", scanPolicyRequest{}, scanPolicyJSON{}, 200},
 	{"DELETE", "/projects/{project}/scan-policy", (*API).deleteScanPolicy, "Remove a project's vulnerability pull policy", "its admins", nil, nil, 204},
+	{"GET", "/scanners", (*API).listScanners, "List the external scanners (adapters of Harbor's Pluggable Scanner API; credentials are never shown)", "system admins", nil, []scannerJSON{}, 200},
+	{"PUT", "/scanners/{name}", (*API).putScanner, "Register or change an external scanner: url, auth (basic with credential user:password, bearer, apikey, or none), insecure (skip TLS verification), default (scans the projects whose policy names no scanner)", "system admins", scannerRequest{}, scannerJSON{}, 200},
+	{"GET", "/scanners/{name}", (*API).getScannerMetadata, "Ask an external scanner what it is and what it can scan (its /metadata): a health check", "system admins", nil, scannerMetadataJSON{}, 200},
+	{"DELETE", "/scanners/{name}", (*API).deleteScanner, "Remove an external scanner", "system admins", nil, nil, 204},
 }
 
 // maxVulnDBBody bounds an advisory upload (as the importer does).
@@ -86,6 +91,9 @@ type scanPolicyRequest struct {
 	Allow       []string `json:"allow"`
 	RequireScan bool     `json:"require_scan"`
 	ScanOnPush  bool     `json:"scan_on_push"`
+	// Scanner names the external scanner of the project ("" = the default
+	// one, else berth's; "berth" = berth's even when another is the default).
+	Scanner string `json:"scanner,omitempty"`
 }
 
 type scanPolicyJSON struct {
@@ -94,12 +102,13 @@ type scanPolicyJSON struct {
 	Allow       []string  `json:"allow"`
 	RequireScan bool      `json:"require_scan"`
 	ScanOnPush  bool      `json:"scan_on_push"`
+	Scanner     string    `json:"scanner,omitempty"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 func scanPolicyOut(p meta.ScanPolicy) scanPolicyJSON {
 	out := scanPolicyJSON{Project: p.Project, Block: p.Block, Allow: p.Allow, RequireScan: p.RequireScan,
-		ScanOnPush: p.ScanOnPush, UpdatedAt: p.UpdatedAt}
+		ScanOnPush: p.ScanOnPush, Scanner: p.Scanner, UpdatedAt: p.UpdatedAt}
 	if out.Allow == nil {
 		out.Allow = []string{}
 	}
@@ -276,7 +285,7 @@ func (x *API) putScanPolicy(ctx context.Context, actor auth.Identity, r *http.Re
 		return 0, nil, err
 	}
 	p, err := svc.SetPolicy(ctx, meta.ScanPolicy{Project: project, Block: in.Block, Allow: in.Allow,
-		RequireScan: in.RequireScan, ScanOnPush: in.ScanOnPush})
+		RequireScan: in.RequireScan, ScanOnPush: in.ScanOnPush, Scanner: in.Scanner})
 	if err != nil {
 		return 0, nil, scanErr(err)
 	}
@@ -297,4 +306,92 @@ func (x *API) deleteScanPolicy(ctx context.Context, actor auth.Identity, r *http
 		return 0, nil, fmt.Errorf("scan policy of project %s: %w", project, meta.ErrNotFound)
 	}
 	return http.StatusNoContent, nil, err
+}
+
+type scannerRequest struct {
+	URL        string `json:"url"`
+	Auth       string `json:"auth,omitempty"`
+	Credential string `json:"credential,omitempty"`
+	Insecure   bool   `json:"insecure,omitempty"`
+	Default    bool   `json:"default,omitempty"`
+}
+
+type scannerJSON struct {
+	Name          string    `json:"name"`
+	URL           string    `json:"url"`
+	Auth          string    `json:"auth,omitempty"`
+	HasCredential bool      `json:"has_credential"`
+	Insecure      bool      `json:"insecure"`
+	Default       bool      `json:"default"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+type scannerMetadataJSON struct {
+	Name         string              `json:"name"`
+	Scanner      harbor.Scanner      `json:"scanner"`
+	Capabilities []harbor.Capability `json:"capabilities"`
+	Properties   map[string]string   `json:"properties,omitempty"`
+}
+
+func scannerOut(sc meta.Scanner, hasCred bool) scannerJSON {
+	return scannerJSON{Name: sc.Name, URL: sc.URL, Auth: sc.Auth, HasCredential: hasCred, Insecure: sc.Insecure,
+		Default: sc.Default, CreatedAt: sc.CreatedAt}
+}
+
+// scannersAdmin checks the caller is a system admin and returns the service.
+func (x *API) scannersAdmin(actor auth.Identity) (*scan.Service, error) {
+	if err := x.auth.RequireAdmin(actor); err != nil {
+		return nil, err
+	}
+	return x.scanService()
+}
+
+func (x *API) listScanners(ctx context.Context, actor auth.Identity, _ *http.Request) (int, any, error) {
+	svc, err := x.scannersAdmin(actor)
+	if err != nil {
+		return 0, nil, err
+	}
+	all, err := svc.Scanners(ctx)
+	out := make([]scannerJSON, 0, len(all))
+	for _, sc := range all {
+		out = append(out, scannerOut(sc, sc.Auth != ""))
+	}
+	return http.StatusOK, out, err
+}
+
+func (x *API) putScanner(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
+	svc, err := x.scannersAdmin(actor)
+	if err != nil {
+		return 0, nil, err
+	}
+	var in scannerRequest
+	if err := decode(nil, r, &in); err != nil {
+		return 0, nil, err
+	}
+	if in.Auth == "none" {
+		in.Auth = ""
+	}
+	sc, err := svc.PutScanner(ctx, scan.ScannerSpec{Name: r.PathValue("name"), URL: in.URL, Auth: in.Auth,
+		Credential: in.Credential, Insecure: in.Insecure, Default: in.Default})
+	return http.StatusOK, scannerOut(sc, in.Credential != ""), scanErr(err)
+}
+
+func (x *API) getScannerMetadata(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
+	svc, err := x.scannersAdmin(actor)
+	if err != nil {
+		return 0, nil, err
+	}
+	md, err := svc.ScannerMetadata(ctx, r.PathValue("name"))
+	if err != nil && !errors.Is(err, meta.ErrNotFound) {
+		return 0, nil, fmt.Errorf("%w: scanner %s does not answer: %v", errBadGateway, r.PathValue("name"), err)
+	}
+	return http.StatusOK, scannerMetadataJSON{Name: r.PathValue("name"), Scanner: md.Scanner, Capabilities: md.Capabilities, Properties: md.Properties}, err
+}
+
+func (x *API) deleteScanner(ctx context.Context, actor auth.Identity, r *http.Request) (int, any, error) {
+	svc, err := x.scannersAdmin(actor)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusNoContent, nil, svc.DeleteScanner(ctx, r.PathValue("name"))
 }

@@ -96,12 +96,12 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	mux := http.NewServeMux()
 	rec := audit.New(md, log, 10000)
 	sigs := sigpolicy.New(sigpolicy.Options{Store: md, Blobs: blobs, Audit: rec, Log: log})
-	scans := newScanService(cfg, md, blobs, svc, rec, log)
-	v2 := httpapi.New(svc, log).WithAudit(rec).WithVerifyOnRead(cfg.Storage.VerifyOnRead).WithPullGate(pullGates{sigs, scans})
 	var (
 		access *auth.Service
 		mgmt   *api.API
 	)
+	scans := newScanService(cfg, md, blobs, svc, rec, box, func() *auth.Service { return access }, log)
+	v2 := httpapi.New(svc, log).WithAudit(rec).WithVerifyOnRead(cfg.Storage.VerifyOnRead).WithPullGate(pullGates{sigs, scans})
 	switch cfg.Auth.Mode {
 	case "none":
 		log.Warn("auth.mode is none: anyone who can reach berth may push, pull and delete; use it for local experiments only")

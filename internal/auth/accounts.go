@@ -398,6 +398,13 @@ const robotSecretLength = 40
 // this once. Project robots are made by project admins and may only be
 // given repositories of their project; system robots by system admins.
 func (s *Service) CreateRobot(ctx context.Context, actor Identity, spec RobotSpec) (meta.Robot, string, error) {
+	if strings.HasPrefix(spec.Name, ScannerRobotPrefix) {
+		return meta.Robot{}, "", invalid("robot names starting with %s are berth's own (the credentials it hands external scanners)", ScannerRobotPrefix)
+	}
+	return s.createRobot(ctx, actor, spec)
+}
+
+func (s *Service) createRobot(ctx context.Context, actor Identity, spec RobotSpec) (meta.Robot, string, error) {
 	if !robotNameRe.MatchString(spec.Name) {
 		return meta.Robot{}, "", invalid("robot name %q: use 1 to 64 of a-z 0-9 . _ -, starting with a letter or digit", spec.Name)
 	}
@@ -439,6 +446,32 @@ func (s *Service) CreateRobot(ctx context.Context, actor Identity, spec RobotSpe
 		return meta.Robot{}, "", err
 	}
 	return rb, secret, nil
+}
+
+// ScannerRobotPrefix starts the names of the system robots berth makes to
+// hand an external scanner a short-lived pull credential; nobody else may
+// make such a robot, and they are not held to the pull policies (a
+// scanner reads what it scans).
+const ScannerRobotPrefix = "berth-scanner-"
+
+// IsScannerRobot reports whether id is one of those robots.
+func IsScannerRobot(id Identity) bool {
+	return id.Kind == KindRobot && strings.HasPrefix(id.Name, RobotPrefix+ScannerRobotPrefix)
+}
+
+// ScannerCredential makes a system robot that may pull repo until ttl has
+// passed, for an external scanner, and returns its account name and
+// secret, and a function that deletes it.
+func (s *Service) ScannerCredential(ctx context.Context, repo string, ttl time.Duration) (user, secret string, release func() error, err error) {
+	name := ScannerRobotPrefix + strings.ToLower(NewSecret(12))
+	admin := Identity{Kind: KindUser, Name: "scanner", Admin: true}
+	rb, secret, err := s.createRobot(ctx, admin, RobotSpec{Name: name, Description: "pull credential of an external scan of " + repo,
+		Permissions: []meta.RobotPermission{{Repositories: repo, Actions: []string{ActionPull}}}, ExpiresAt: time.Now().Add(ttl)})
+	if err != nil {
+		return "", "", nil, err
+	}
+	release = func() error { return s.DeleteRobot(context.WithoutCancel(ctx), admin, "", name) }
+	return rb.Name, secret, release, nil
 }
 
 func checkRobotPermission(project string, p meta.RobotPermission) error {

@@ -272,6 +272,7 @@ type Scan struct {
 	OnPush       bool          `yaml:"on_push" key:"scan.on_push" desc:"Scan every image pushed (a project's scan policy can also ask for it)."`
 	SBOMFormat   string        `yaml:"sbom_format" key:"scan.sbom_format" desc:"Attach each scanned image's SBOM to it as an OCI referrer in this format: spdx, cyclonedx, or none."`
 	PollInterval time.Duration `yaml:"poll_interval" key:"scan.poll_interval" desc:"How often idle scan workers look for queued scans, and the outbox is read for pushes (a push or request on this node wakes them at once)."`
+	RegistryURL  string        `yaml:"registry_url" key:"scan.registry_url" desc:"Where external scanners reach this registry to pull what they scan (empty = http.external_url, else http://127.0.0.1:<port of http.addr>)."`
 }
 
 // Default returns the configuration berth runs with when nothing is set.

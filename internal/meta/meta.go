@@ -56,6 +56,7 @@ type Reader interface {
 	ReplicationReader
 	SignaturePolicyReader
 	ScanReader
+	ScannerReader
 }
 
 // Tx is a read-write transaction.
@@ -84,6 +85,7 @@ type Tx interface {
 	ReplicationWriter
 	SignaturePolicyWriter
 	ScanWriter
+	ScannerWriter
 }
 
 // Repository is one repository (an image name such as "library/alpine").

@@ -132,5 +132,38 @@ type ScanPolicy struct {
 	// ScanOnPush queues a scan of every manifest pushed to the project
 	// (beside scan.on_push, which does so for every project).
 	ScanOnPush bool
-	UpdatedAt  time.Time
+	// Scanner names the external scanner that scans the project's images
+	// ("" = the default one, else berth's own).
+	Scanner   string
+	UpdatedAt time.Time
+}
+
+// Scanner is an external scanner: an adapter speaking Harbor's Pluggable
+// Scanner API.
+type Scanner struct {
+	Name string
+	URL  string
+	// Auth is how berth authenticates to it: "", "basic", "bearer" or
+	// "apikey"; Credential (sealed by the caller) goes with it.
+	Auth       string
+	Credential []byte
+	Insecure   bool // skip TLS verification of the adapter
+	// Default scans the images of projects whose policy names no scanner.
+	Default   bool
+	CreatedAt time.Time
+}
+
+type ScannerReader interface {
+	// Scanners returns the registered scanners by name.
+	Scanners() ([]Scanner, error)
+	// ScannerByName returns one, or ErrNotFound.
+	ScannerByName(name string) (Scanner, error)
+}
+
+type ScannerWriter interface {
+	// PutScanner adds or replaces a scanner; with Default set, the others
+	// stop being the default.
+	PutScanner(s Scanner) error
+	// DeleteScanner removes one; ErrNotFound if none.
+	DeleteScanner(name string) error
 }

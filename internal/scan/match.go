@@ -96,7 +96,13 @@ func (s *Service) match(ctx context.Context, pkgs []Package) ([]Finding, error) 
 	if err != nil {
 		return nil, fmt.Errorf("matching advisories: %w", err)
 	}
-	slices.SortFunc(out, func(a, b Finding) int {
+	sortFindings(out)
+	return out, nil
+}
+
+// sortFindings orders findings worst first, then by package and ID.
+func sortFindings(fs []Finding) {
+	slices.SortFunc(fs, func(a, b Finding) int {
 		if c := rank(b.Severity) - rank(a.Severity); c != 0 {
 			return c
 		}
@@ -105,7 +111,6 @@ func (s *Service) match(ctx context.Context, pkgs []Package) ([]Finding, error) 
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	return out, nil
 }
 
 // rank orders severities, worst highest.

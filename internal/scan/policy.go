@@ -191,6 +191,14 @@ func (s *Service) Policy(ctx context.Context, project string) (meta.ScanPolicy, 
 
 // SetPolicy sets a project's policy.
 func (s *Service) SetPolicy(ctx context.Context, p meta.ScanPolicy) (meta.ScanPolicy, error) {
+	if p.Scanner != "" && p.Scanner != BuiltinScanner {
+		if err := s.o.Store.View(ctx, func(r meta.Reader) error {
+			_, err := r.ScannerByName(p.Scanner)
+			return err
+		}); err != nil {
+			return meta.ScanPolicy{}, fmt.Errorf("%w: scanner %s: %v", ErrInvalid, p.Scanner, err)
+		}
+	}
 	if p.Block != "" {
 		lvl, err := severity.ParseLevel(p.Block)
 		if err != nil || lvl == severity.None {
@@ -211,7 +219,7 @@ func (s *Service) SetPolicy(ctx context.Context, p meta.ScanPolicy) (meta.ScanPo
 		a := actor.From(ctx)
 		return tx.AppendAudit(meta.AuditEvent{At: s.o.Now(), Actor: a.Name, ActorKind: a.Kind, Addr: a.Addr,
 			Action: "project.scan_policy", Repo: p.Project,
-			Detail: fmt.Sprintf("block=%s allow=%s require_scan=%t scan_on_push=%t", p.Block, strings.Join(p.Allow, ","), p.RequireScan, p.ScanOnPush)})
+			Detail: fmt.Sprintf("block=%s allow=%s require_scan=%t scan_on_push=%t scanner=%s", p.Block, strings.Join(p.Allow, ","), p.RequireScan, p.ScanOnPush, p.Scanner)})
 	})
 	s.policies.Store(nil)
 	return p, err

@@ -66,11 +66,14 @@ func (s *Service) Rematch(ctx context.Context) (int, error) {
 			if json.Unmarshal(sc.Report, &rep) != nil {
 				continue
 			}
-			findings, err := s.match(ctx, rep.Packages)
-			if err != nil {
-				return n, err
-			}
-			rep.Findings, rep.DBGeneration = findings, st.Generation
+			if rep.Scanner == ScannerName || rep.Scanner == "" {
+				findings, err := s.match(ctx, rep.Packages)
+				if err != nil {
+					return n, err
+				}
+				rep.Findings = findings
+			} // an external scanner's findings are its own: only marked as seen
+			rep.DBGeneration = st.Generation
 			out := sc
 			s.setFindings(&out, rep)
 			if err := s.o.Store.Update(ctx, func(tx meta.Tx) error { return tx.UpdateScanFindings(out) }); err != nil && !isNotFound(err) {

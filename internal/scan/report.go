@@ -11,7 +11,10 @@ const ScannerName = "berth"
 
 // Report is what a scan found (stored as JSON with the scan).
 type Report struct {
+	// Scanner is "berth", or the name of the external scanner that made
+	// the report, Engine what it said it is ("Trivy 0.50.1").
 	Scanner string    `json:"scanner"`
+	Engine  string    `json:"engine,omitempty"`
 	Created time.Time `json:"created"`
 	// Artifact is "image", or why nothing was catalogued ("index": its
 	// platform manifests are scanned on their own; "artifact": not an

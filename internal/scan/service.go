@@ -19,6 +19,7 @@ import (
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/secretbox"
 )
 
 // Blobs reads stored blobs (the blob store).
@@ -73,6 +74,14 @@ type Options struct {
 	// committed on this node.
 	Events func() <-chan struct{}
 	Now    func() time.Time
+	// Secrets seals the external scanners' credentials (nil: in the clear).
+	Secrets *secretbox.Box
+	// Credential makes a short-lived pull credential of repo for an
+	// external scanner (user, secret, and a function that revokes it);
+	// nil: the scanner gets none (a registry without authentication).
+	Credential func(ctx context.Context, repo string) (user, secret string, release func() error, err error)
+	// RegistryURL is where external scanners reach this registry.
+	RegistryURL string
 }
 
 // Service runs scans and decides pulls under the projects' policies.

@@ -136,6 +136,18 @@ func (s *Service) scan(ctx context.Context, repo string, d digest.Digest) (Repor
 		return rep, "", nil
 	}
 	rep.Artifact = "image"
+	var ext *meta.Scanner
+	if err := s.o.Store.View(ctx, func(r meta.Reader) error {
+		var err error
+		ext, err = scannerFor(r, repo)
+		return err
+	}); err != nil {
+		return Report{}, "", err
+	}
+	if ext != nil {
+		rep, err := s.scanExternal(ctx, *ext, repo, m, rep)
+		return rep, "", err
+	}
 	layers := make([]func() (io.ReadCloser, error), 0, len(mf.Layers))
 	for _, l := range mf.Layers {
 		layers = append(layers, func() (io.ReadCloser, error) { return s.openLayer(ctx, l) })

@@ -194,7 +194,7 @@ var scanTests = []test{
 				return err
 			}
 			wantNotFound(t, "PutScanPolicy of a missing project", tx.PutScanPolicy(meta.ScanPolicy{Project: "nope"}))
-			if err := tx.PutScanPolicy(meta.ScanPolicy{Project: "prod", Block: "high", Allow: []string{"CVE-1", "GHSA-x"}, RequireScan: true}); err != nil {
+			if err := tx.PutScanPolicy(meta.ScanPolicy{Project: "prod", Block: "high", Allow: []string{"CVE-1", "GHSA-x"}, RequireScan: true, Scanner: "trivy"}); err != nil {
 				return err
 			}
 			if err := tx.AdvanceScanCursor(7); err != nil {
@@ -211,7 +211,7 @@ var scanTests = []test{
 			if err != nil {
 				return err
 			}
-			if p.Block != "high" || !slices.Equal(p.Allow, []string{"CVE-1", "GHSA-x"}) || !p.RequireScan || p.ScanOnPush {
+			if p.Block != "high" || !slices.Equal(p.Allow, []string{"CVE-1", "GHSA-x"}) || !p.RequireScan || p.ScanOnPush || p.Scanner != "trivy" {
 				t.Errorf("policy %+v", p)
 			}
 			all, err := r.ScanPolicies()
@@ -232,6 +232,40 @@ var scanTests = []test{
 				return err
 			}
 			wantNotFound(t, "DeleteScanPolicy twice", tx.DeleteScanPolicy("prod"))
+			return nil
+		})
+	}},
+	{"external scanners: put, one default, delete", func(t *testing.T, s meta.Store) {
+		update(t, s, func(tx meta.Tx) error {
+			for _, sc := range []meta.Scanner{
+				{Name: "trivy", URL: "http://trivy:8080", Auth: "bearer", Credential: []byte("sealed"), Default: true},
+				{Name: "other", URL: "https://other", Insecure: true},
+			} {
+				if err := tx.PutScanner(sc); err != nil {
+					return err
+				}
+			}
+			// other becomes the default: trivy no longer is.
+			return tx.PutScanner(meta.Scanner{Name: "other", URL: "https://other", Insecure: true, Default: true})
+		})
+		view(t, s, func(r meta.Reader) error {
+			all, err := r.Scanners()
+			if err != nil {
+				return err
+			}
+			if len(all) != 2 || all[0].Name != "other" || !all[0].Default || !all[0].Insecure || all[1].Default ||
+				all[1].Auth != "bearer" || string(all[1].Credential) != "sealed" {
+				t.Errorf("Scanners = %+v", all)
+			}
+			_, err = r.ScannerByName("nope")
+			wantNotFound(t, "ScannerByName(nope)", err)
+			return nil
+		})
+		update(t, s, func(tx meta.Tx) error {
+			if err := tx.DeleteScanner("trivy"); err != nil {
+				return err
+			}
+			wantNotFound(t, "DeleteScanner twice", tx.DeleteScanner("trivy"))
 			return nil
 		})
 	}},

@@ -122,12 +122,12 @@ const (
 	qScanCursor   = `SELECT last_event FROM scan_cursor WHERE id = 1`
 	qAdvanceScan  = `INSERT INTO scan_cursor (id, last_event) VALUES (1, ?)
 		ON CONFLICT (id) DO UPDATE SET last_event = excluded.last_event WHERE excluded.last_event > scan_cursor.last_event`
-	scanPolicyCols = `project, block, allow, require_scan, scan_on_push, updated_at`
+	scanPolicyCols = `project, block, allow, require_scan, scan_on_push, updated_at, scanner`
 	qScanPolicy    = `SELECT ` + scanPolicyCols + ` FROM scan_policies WHERE project = ?`
 	qScanPolicies  = `SELECT ` + scanPolicyCols + ` FROM scan_policies ORDER BY project`
-	qPutScanPolicy = `INSERT INTO scan_policies (` + scanPolicyCols + `) SELECT name, ?, ?, ?, ?, ? FROM projects WHERE name = ?
+	qPutScanPolicy = `INSERT INTO scan_policies (` + scanPolicyCols + `) SELECT name, ?, ?, ?, ?, ?, ? FROM projects WHERE name = ?
 		ON CONFLICT (project) DO UPDATE SET block = excluded.block, allow = excluded.allow, require_scan = excluded.require_scan,
-			scan_on_push = excluded.scan_on_push, updated_at = excluded.updated_at`
+			scan_on_push = excluded.scan_on_push, updated_at = excluded.updated_at, scanner = excluded.scanner`
 	qDelScanPolicy = `DELETE FROM scan_policies WHERE project = ?`
 )
 
@@ -342,7 +342,7 @@ func scanScanPolicy(sc scanner) (meta.ScanPolicy, error) {
 		allow   string
 		updated int64
 	)
-	if err := sc.Scan(&p.Project, &p.Block, &allow, &p.RequireScan, &p.ScanOnPush, &updated); err != nil {
+	if err := sc.Scan(&p.Project, &p.Block, &allow, &p.RequireScan, &p.ScanOnPush, &updated, &p.Scanner); err != nil {
 		return meta.ScanPolicy{}, err
 	}
 	if allow != "" {
@@ -379,9 +379,96 @@ func (t *txn) ScanPolicies() ([]meta.ScanPolicy, error) {
 
 func (t *txn) PutScanPolicy(p meta.ScanPolicy) error {
 	return t.execOne("scan policy of project "+p.Project, qPutScanPolicy, p.Block, strings.Join(p.Allow, ","),
-		p.RequireScan, p.ScanOnPush, nanos(p.UpdatedAt), p.Project)
+		p.RequireScan, p.ScanOnPush, nanos(p.UpdatedAt), p.Scanner, p.Project)
 }
 
 func (t *txn) DeleteScanPolicy(project string) error {
 	return t.execOne("scan policy of project "+project, qDelScanPolicy, project)
+}
+
+func scannersMigration() Migration {
+	return Migration{
+		Version: 17,
+		Name:    "external scanners",
+		Statements: []string{
+			`CREATE TABLE scanners (
+				name ` + TypeKeyText + ` PRIMARY KEY,
+				url TEXT NOT NULL,
+				auth TEXT NOT NULL,
+				credential ` + TypeBytes + ` NOT NULL,
+				insecure BOOLEAN NOT NULL,
+				is_default BOOLEAN NOT NULL,
+				created_at BIGINT NOT NULL
+			)`,
+			`ALTER TABLE scan_policies ADD COLUMN scanner TEXT NOT NULL DEFAULT ''`,
+		},
+	}
+}
+
+const (
+	scannerCols = `name, url, auth, credential, insecure, is_default, created_at`
+	qScanners   = `SELECT ` + scannerCols + ` FROM scanners ORDER BY name`
+	qScanner    = `SELECT ` + scannerCols + ` FROM scanners WHERE name = ?`
+	qUndefault  = `UPDATE scanners SET is_default = FALSE WHERE name <> ?`
+	qPutScanner = `INSERT INTO scanners (` + scannerCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET url = excluded.url, auth = excluded.auth, credential = excluded.credential,
+			insecure = excluded.insecure, is_default = excluded.is_default`
+	qDelScanner = `DELETE FROM scanners WHERE name = ?`
+)
+
+func scanScanner(sc scanner) (meta.Scanner, error) {
+	var (
+		s       meta.Scanner
+		created int64
+	)
+	if err := sc.Scan(&s.Name, &s.URL, &s.Auth, &s.Credential, &s.Insecure, &s.Default, &created); err != nil {
+		return meta.Scanner{}, err
+	}
+	s.CreatedAt = fromNanos(created)
+	return s, nil
+}
+
+func (t *txn) Scanners() ([]meta.Scanner, error) {
+	var out []meta.Scanner
+	err := t.rows("scanners", qScanners, nil, func(sc scanner) error {
+		s, err := scanScanner(sc)
+		if err != nil {
+			return err
+		}
+		out = append(out, s)
+		return nil
+	})
+	return out, err
+}
+
+func (t *txn) ScannerByName(name string) (meta.Scanner, error) {
+	st, err := t.stmt(qScanner)
+	if err != nil {
+		return meta.Scanner{}, err
+	}
+	s, err := scanScanner(st.QueryRowContext(t.ctx, name))
+	if err != nil {
+		return meta.Scanner{}, notFound("scanner "+name, err)
+	}
+	return s, nil
+}
+
+func (t *txn) PutScanner(s meta.Scanner) error {
+	cred := s.Credential
+	if cred == nil {
+		cred = []byte{}
+	}
+	if s.Default {
+		if _, err := t.exec(qUndefault, s.Name); err != nil {
+			return fmt.Errorf("meta: scanner %s: %w", s.Name, err)
+		}
+	}
+	if _, err := t.exec(qPutScanner, s.Name, s.URL, s.Auth, cred, s.Insecure, s.Default, nanos(s.CreatedAt)); err != nil {
+		return fmt.Errorf("meta: scanner %s: %w", s.Name, err)
+	}
+	return nil
+}
+
+func (t *txn) DeleteScanner(name string) error {
+	return t.execOne("scanner "+name, qDelScanner, name)
 }
