@@ -27,10 +27,16 @@ func New(md meta.Store, log *slog.Logger) *Scheduler {
 	if log == nil {
 		log = slog.Default()
 	}
+	return &Scheduler{meta: md, holder: HolderName(), log: log, now: time.Now}
+}
+
+// HolderName names a new lease holder of this process: host, pid and a
+// random part, so two processes (or two holders of one) never share it.
+func HolderName() string {
 	host, _ := os.Hostname()
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	return &Scheduler{meta: md, holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:])), log: log, now: time.Now}
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
 // Holder is the name this scheduler takes leases under.

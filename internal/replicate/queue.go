@@ -2,11 +2,8 @@ package replicate
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -22,7 +19,7 @@ const schedulerLease = "replication-scheduler"
 // scheduler until ctx ends.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	holder := holderName()
+	holder := jobs.HolderName()
 	for i := range s.o.Workers {
 		wg.Add(1)
 		go func() {
@@ -37,13 +34,6 @@ func (s *Service) Run(ctx context.Context) {
 		jobs.New(s.o.Store, s.o.Log).Every(ctx, schedulerLease, lease, s.schedule)
 	}()
 	wg.Wait()
-}
-
-func holderName() string {
-	host, _ := os.Hostname()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
 // work claims and runs due jobs until ctx ends.

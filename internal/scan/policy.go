@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -16,47 +15,21 @@ import (
 	"github.com/berth-registry/berth/internal/vuln/severity"
 )
 
-// policySnapshot is every project's pull policy, as last read.
-type policySnapshot struct {
-	at time.Time
-	by map[string]meta.ScanPolicy
-}
-
-// pullPolicies returns the current snapshot, reading the store again when
-// it is older than Refresh (one caller reads; the others use the old one).
-func (s *Service) pullPolicies(ctx context.Context) (*policySnapshot, error) {
-	snap := s.policies.Load()
-	if snap != nil && s.o.Now().Sub(snap.at) < s.o.Refresh {
-		return snap, nil
-	}
-	if snap != nil {
-		if !s.loading.TryLock() {
-			return snap, nil
-		}
-	} else {
-		s.loading.Lock()
-	}
-	defer s.loading.Unlock()
-	if cur := s.policies.Load(); cur != nil && cur != snap && s.o.Now().Sub(cur.at) < s.o.Refresh {
-		return cur, nil
-	}
+// loadPolicies reads every project's pull policy.
+func (s *Service) loadPolicies(ctx context.Context) (map[string]meta.ScanPolicy, error) {
 	var ps []meta.ScanPolicy
 	if err := s.o.Store.View(ctx, func(r meta.Reader) error {
 		var err error
 		ps, err = r.ScanPolicies()
 		return err
 	}); err != nil {
-		if snap != nil {
-			return snap, nil
-		}
 		return nil, fmt.Errorf("scan policies: %w", err)
 	}
-	next := &policySnapshot{at: s.o.Now(), by: map[string]meta.ScanPolicy{}}
+	by := make(map[string]meta.ScanPolicy, len(ps))
 	for _, p := range ps {
-		next.by[p.Project] = p
+		by[p.Project] = p
 	}
-	s.policies.Store(next)
-	return next, nil
+	return by, nil
 }
 
 // AdmitPull decides a GET of manifest m from repo under its project's
@@ -65,11 +38,11 @@ func (s *Service) pullPolicies(ctx context.Context) (*policySnapshot, error) {
 // (an index's platform manifests are, each on its own). exempt is asked
 // before a refusal: true (the caller may push to repo) lets it through.
 func (s *Service) AdmitPull(ctx context.Context, repo string, m meta.Manifest, exempt func() bool) error {
-	snap, err := s.pullPolicies(ctx)
+	policies, err := s.policies.Get(ctx)
 	if err != nil {
 		return err
 	}
-	p, ok := snap.by[meta.ProjectOf(repo)]
+	p, ok := policies[meta.ProjectOf(repo)]
 	if !ok || (p.Block == "" && !p.RequireScan) {
 		return nil
 	}
@@ -221,7 +194,7 @@ func (s *Service) SetPolicy(ctx context.Context, p meta.ScanPolicy) (meta.ScanPo
 			Action: "project.scan_policy", Repo: p.Project,
 			Detail: fmt.Sprintf("block=%s allow=%s require_scan=%t scan_on_push=%t scanner=%s", p.Block, strings.Join(p.Allow, ","), p.RequireScan, p.ScanOnPush, p.Scanner)})
 	})
-	s.policies.Store(nil)
+	s.policies.Invalidate()
 	return p, err
 }
 
@@ -235,7 +208,7 @@ func (s *Service) DeletePolicy(ctx context.Context, project string) error {
 		return tx.AppendAudit(meta.AuditEvent{At: s.o.Now(), Actor: a.Name, ActorKind: a.Kind, Addr: a.Addr,
 			Action: "project.scan_policy.delete", Repo: project})
 	})
-	s.policies.Store(nil)
+	s.policies.Invalidate()
 	return err
 }
 

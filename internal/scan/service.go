@@ -2,15 +2,11 @@ package scan
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -89,8 +85,7 @@ type Service struct {
 	o        Options
 	queued   chan struct{} // wakes idle local workers
 	rematch  chan struct{} // starts a rematch on this node
-	policies atomic.Pointer[policySnapshot]
-	loading  sync.Mutex
+	policies meta.Snapshot[map[string]meta.ScanPolicy]
 	verdicts sync.Map // string → verdict
 }
 
@@ -114,7 +109,9 @@ func New(o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{o: o, queued: make(chan struct{}, 1), rematch: make(chan struct{}, 1)}
+	s := &Service{o: o, queued: make(chan struct{}, 1), rematch: make(chan struct{}, 1)}
+	s.policies = meta.Snapshot[map[string]meta.ScanPolicy]{TTL: o.Refresh, Now: o.Now, Load: s.loadPolicies}
+	return s
 }
 
 // wake nudges one idle local worker.
@@ -129,7 +126,7 @@ func (s *Service) wake() {
 // node of a cluster at a time) until ctx ends.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	holder := holderName()
+	holder := jobs.HolderName()
 	for i := range s.o.Workers {
 		wg.Add(1)
 		go func() {
@@ -147,13 +144,6 @@ func (s *Service) Run(ctx context.Context) {
 		jobs.New(s.o.Store, s.o.Log).Every(ctx, "scan-rematch", 30*time.Second, s.rematchLoop)
 	}()
 	wg.Wait()
-}
-
-func holderName() string {
-	host, _ := os.Hostname()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
 // work claims and runs queued scans until ctx ends.

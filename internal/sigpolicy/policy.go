@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -48,10 +46,9 @@ type Options struct {
 
 // Service evaluates and manages signature policies.
 type Service struct {
-	o       Options
-	snap    atomic.Pointer[snapshot]
-	loading sync.Mutex // held by the caller reading the policies
-	cache   *verdictCache
+	o     Options
+	snap  meta.Snapshot[*snapshot]
+	cache *verdictCache
 }
 
 // New returns a Service.
@@ -68,7 +65,11 @@ func New(o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{o: o, cache: newVerdictCache(o.CacheSize)}
+	s := &Service{o: o, cache: newVerdictCache(o.CacheSize)}
+	s.snap = meta.Snapshot[*snapshot]{TTL: o.Refresh, Now: o.Now, Load: s.load, OnStale: func(err error) {
+		o.Log.Warn("signature policies: cannot read them again; using the last ones", "err", err)
+	}}
+	return s
 }
 
 // compiled is a stored policy ready to decide.
@@ -80,7 +81,6 @@ type compiled struct {
 }
 
 type snapshot struct {
-	at        time.Time
 	byProject map[string][]*compiled
 }
 
@@ -117,39 +117,20 @@ func trustOf(p meta.SignaturePolicy) (sigverify.Trust, error) {
 	return t, nil
 }
 
-// policies returns the current snapshot, reading the store again when it
-// is older than Refresh (one caller reads; meanwhile the others use the
-// old snapshot, or wait for the first one).
-func (s *Service) policies(ctx context.Context) (*snapshot, error) {
-	snap := s.snap.Load()
-	if snap != nil && s.o.Now().Sub(snap.at) < s.o.Refresh {
-		return snap, nil
-	}
-	if snap != nil {
-		if !s.loading.TryLock() {
-			return snap, nil
-		}
-	} else {
-		s.loading.Lock()
-	}
-	defer s.loading.Unlock()
-	if cur := s.snap.Load(); cur != nil && cur != snap && s.o.Now().Sub(cur.at) < s.o.Refresh {
-		return cur, nil // read by the caller we waited for
-	}
+// policies returns the policies as last read (again every Refresh).
+func (s *Service) policies(ctx context.Context) (*snapshot, error) { return s.snap.Get(ctx) }
+
+// load reads and compiles every policy.
+func (s *Service) load(ctx context.Context) (*snapshot, error) {
 	var ps []meta.SignaturePolicy
-	err := s.o.Store.View(ctx, func(r meta.Reader) error {
+	if err := s.o.Store.View(ctx, func(r meta.Reader) error {
 		var err error
 		ps, err = r.SignaturePolicies("")
 		return err
-	})
-	if err != nil {
-		if snap != nil {
-			s.o.Log.Warn("signature policies: cannot read them again; using the last ones", "err", err)
-			return snap, nil
-		}
+	}); err != nil {
 		return nil, fmt.Errorf("signature policies: %w", err)
 	}
-	next := &snapshot{at: s.o.Now(), byProject: map[string][]*compiled{}}
+	next := &snapshot{byProject: map[string][]*compiled{}}
 	for _, p := range ps {
 		c := compile(p)
 		if c.err != nil {
@@ -157,12 +138,11 @@ func (s *Service) policies(ctx context.Context) (*snapshot, error) {
 		}
 		next.byProject[p.Project] = append(next.byProject[p.Project], c)
 	}
-	s.snap.Store(next)
 	return next, nil
 }
 
 // invalidate makes the next decision read the policies again.
-func (s *Service) invalidate() { s.snap.Store(nil) }
+func (s *Service) invalidate() { s.snap.Invalidate() }
 
 // governing returns the policy that governs repo: of its project's, the
 // one with the longest matching pattern (none: nil).
