@@ -19,7 +19,7 @@ import (
 // a pull-only user, cannot pull an unsigned image, nor one signed with
 // another key, nor a tag re-pushed unsigned; it pulls what real cosign
 // signed (the .sig tag scheme and the OCI 1.1 bundle) and what real
-// notation signed; the signatures themselves stay pullable.
+// notation signed (JWS and COSE envelopes); the signatures themselves stay pullable.
 func TestSignaturePolicyDockerPull(t *testing.T) {
 	requireBerth(t)
 	scenario(t, "docker", "signature policy: pulls refused until cosign (tag scheme, bundle) or notation signs with a trusted key; another key and an unsigned re-push refused")
@@ -54,7 +54,7 @@ func TestSignaturePolicyDockerPull(t *testing.T) {
 	}
 
 	images := map[string]string{}
-	for _, tag := range []string{"tagscheme", "bundle", "notation", "otherkey"} {
+	for _, tag := range []string{"tagscheme", "bundle", "notation", "cose", "otherkey"} {
 		images[tag] = pushTestImage(t, s, repo, tag, randomImage(t, rng, 1, 4<<10, 16<<10))
 	}
 	ref := func(tag string) string { return h + "/" + repo + ":" + tag }
@@ -132,6 +132,11 @@ func TestSignaturePolicyDockerPull(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "allowed by policy") || !strings.Contains(out, "notation signature") {
 			t.Errorf("signature-policy check: exit %d, %q", code, out)
 		}
+	})
+	t.Run("notation, COSE envelope", func(t *testing.T) {
+		pullRefused(t, "cose")
+		notation.must(t, "sign", "--insecure-registry", "--signature-format", "cose", h+"/"+repo+"@"+images["cose"])
+		pulled(t, "cose")
 	})
 	t.Run("notation identities", func(t *testing.T) {
 		// notation cert generate-test's subject: C=US, ST=WA, L=Seattle, O=Notary, CN=<name>.
