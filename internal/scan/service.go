@@ -202,13 +202,19 @@ func (s *Service) Queue(ctx context.Context, repo string, d digest.Digest, reaso
 func (s *Service) readEvents(ctx context.Context) error {
 	t := time.NewTicker(s.o.Poll)
 	defer t.Stop()
+	onPush := s.o.OnPush
 	for {
+		// A push wakes the reader only when pushes are scanned somewhere;
+		// otherwise it just keeps its cursor up at each poll.
 		var wake <-chan struct{}
-		if s.o.Events != nil {
+		if s.o.Events != nil && onPush {
 			wake = s.o.Events()
 		}
 		if err := s.eventsOnce(ctx); err != nil && ctx.Err() == nil {
 			s.o.Log.Warn("scan: reading pushes", "err", err)
+		}
+		if !s.o.OnPush {
+			onPush = s.anyScanOnPush(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -217,6 +223,20 @@ func (s *Service) readEvents(ctx context.Context) error {
 		case <-wake:
 		}
 	}
+}
+
+// anyScanOnPush reports whether a project's policy scans its pushes.
+func (s *Service) anyScanOnPush(ctx context.Context) bool {
+	policies, err := s.policies.Get(ctx)
+	if err != nil {
+		return true // when in doubt, read pushes at once
+	}
+	for _, p := range policies {
+		if p.ScanOnPush {
+			return true
+		}
+	}
+	return false
 }
 
 // eventPage is how many outbox events are read at a time.
