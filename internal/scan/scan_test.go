@@ -236,3 +236,32 @@ func TestImportErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestScanOnPushByPolicy: without scan.on_push, only the projects whose
+// policy asks for it get their pushes scanned.
+func TestScanOnPushByPolicy(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Options{})
+	for _, p := range []string{"os", "lang"} {
+		if err := e.store.Update(ctx, func(tx meta.Tx) error { return tx.CreateProject(meta.Project{Name: p}) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.svc.SetPolicy(ctx, meta.ScanPolicy{Project: "os", ScanOnPush: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !e.svc.anyScanOnPush(ctx) {
+		t.Fatal("anyScanOnPush = false with a project scanning on push")
+	}
+	e.image("os/alpine", "v1", alpineLayer(t))
+	e.image("lang/app", "v1", appLayer(t))
+	if err := e.svc.eventsOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := e.svc.Status(ctx, "os/alpine", "v1"); err != nil || st.State != meta.ScanQueued {
+		t.Errorf("os/alpine: %+v, %v; want queued", st, err)
+	}
+	if _, err := e.svc.Status(ctx, "lang/app", "v1"); !errors.Is(err, meta.ErrNotFound) {
+		t.Errorf("lang/app was queued: %v", err)
+	}
+}
