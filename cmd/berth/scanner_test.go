@@ -46,6 +46,8 @@ func TestScannerCommands(t *testing.T) {
 	run(0, "", "application/vnd.oci.image.manifest.v1+json", "", "scanner", "show", "trivy")
 	run(1, "", "", "scanner nope", "scan-policy", "set", "prod", "--scanner", "nope")
 	run(0, "", "trivy", "", "scan-policy", "set", "prod", "--scanner", "trivy")
+	run(1, "", "", "the scan policy of project prod names scanner trivy", "scanner", "rm", "trivy")
+	run(0, "", "", "", "scan-policy", "set", "prod")
 	run(0, "", "Removed scanner trivy", "", "scanner", "rm", "trivy")
 	run(1, "", "", "not_found", "scanner", "rm", "trivy")
 	run(1, "", "", "not_found", "scanner", "show", "trivy")

@@ -393,5 +393,5 @@ func (x *API) deleteScanner(ctx context.Context, actor auth.Identity, r *http.Re
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusNoContent, nil, svc.DeleteScanner(ctx, r.PathValue("name"))
+	return http.StatusNoContent, nil, scanErr(svc.DeleteScanner(ctx, r.PathValue("name")))
 }

@@ -83,9 +83,20 @@ func (s *Service) Scanners(ctx context.Context) ([]meta.Scanner, error) {
 	return out, err
 }
 
-// DeleteScanner removes an external scanner.
+// DeleteScanner removes an external scanner; refused while a project's
+// scan policy names it.
 func (s *Service) DeleteScanner(ctx context.Context, name string) error {
 	return s.o.Store.Update(ctx, func(tx meta.Tx) error {
+		ps, err := tx.ScanPolicies()
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if p.Scanner == name {
+				return fmt.Errorf("%w: the scan policy of project %s names scanner %s: change it first (berth scan-policy set %s --scanner …)",
+					ErrInvalid, p.Project, name, p.Project)
+			}
+		}
 		if err := tx.DeleteScanner(name); err != nil {
 			return err
 		}
