@@ -200,3 +200,20 @@ func optTime(t time.Time) *time.Time {
 func invalidf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", auth.ErrInvalid, fmt.Sprintf(format, args...))
 }
+
+// wired returns svc, or an error saying that what is not available on
+// this server (a feature the app did not wire).
+func wired[T any](svc *T, what string) (*T, error) {
+	if svc == nil {
+		return nil, invalidf("%s is not available here", what)
+	}
+	return svc, nil
+}
+
+// adminService is wired for system admins only.
+func adminService[T any](x *API, actor auth.Identity, svc *T, what string) (*T, error) {
+	if err := x.auth.RequireAdmin(actor); err != nil {
+		return nil, err
+	}
+	return wired(svc, what)
+}

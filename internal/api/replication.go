@@ -36,13 +36,7 @@ func (x *API) WithReplication(svc *replicate.Service) *API {
 // replication checks that the caller is a system admin and returns the
 // service.
 func (x *API) replication(actor auth.Identity) (*replicate.Service, error) {
-	if err := x.auth.RequireAdmin(actor); err != nil {
-		return nil, err
-	}
-	if x.replicate == nil {
-		return nil, invalidf("replication is not available here")
-	}
-	return x.replicate, nil
+	return adminService(x, actor, x.replicate, "replication")
 }
 
 type replicationPolicyRequest struct {

@@ -44,12 +44,7 @@ func (x *API) WithScans(svc *scan.Service) *API {
 }
 
 // scanService returns the scanner, or why there is none.
-func (x *API) scanService() (*scan.Service, error) {
-	if x.scans == nil {
-		return nil, invalidf("vulnerability scanning is not available here")
-	}
-	return x.scans, nil
-}
+func (x *API) scanService() (*scan.Service, error) { return wired(x.scans, "vulnerability scanning") }
 
 type vulnDBJSON struct {
 	Generation int64      `json:"generation"`
@@ -340,10 +335,7 @@ func scannerOut(sc meta.Scanner, hasCred bool) scannerJSON {
 
 // scannersAdmin checks the caller is a system admin and returns the service.
 func (x *API) scannersAdmin(actor auth.Identity) (*scan.Service, error) {
-	if err := x.auth.RequireAdmin(actor); err != nil {
-		return nil, err
-	}
-	return x.scanService()
+	return adminService(x, actor, x.scans, "vulnerability scanning")
 }
 
 func (x *API) listScanners(ctx context.Context, actor auth.Identity, _ *http.Request) (int, any, error) {

@@ -30,13 +30,7 @@ func (x *API) WithSignatures(svc *sigpolicy.Service) *API {
 // signaturePolicies checks that the caller is a system admin and returns
 // the service.
 func (x *API) signaturePolicies(actor auth.Identity) (*sigpolicy.Service, error) {
-	if err := x.auth.RequireAdmin(actor); err != nil {
-		return nil, err
-	}
-	if x.signatures == nil {
-		return nil, invalidf("signature policies are not available here")
-	}
-	return x.signatures, nil
+	return adminService(x, actor, x.signatures, "signature policies")
 }
 
 const (
