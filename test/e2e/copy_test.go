@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,35 +145,45 @@ func mustParse(t *testing.T, s string) name.Reference {
 // SBOM as a referrer, and the signature tag, all under their digests.
 func checkCopied(t *testing.T, repo string, auth remote.Option, idx v1.ImageIndex, sbom, sig v1.Image) {
 	t.Helper()
+	if err := copiedErr(t, repo, auth, idx, sbom, sig); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// copiedErr says what of the signed index (its tag, every platform, the
+// SBOM referrer, the signature tag) is not (yet) in repo.
+func copiedErr(t *testing.T, repo string, auth remote.Option, idx v1.ImageIndex, sbom, sig v1.Image) error {
+	t.Helper()
 	d, _ := idx.Digest()
 	got, err := remote.Head(mustParse(t, repo+":v1"), auth)
 	if err != nil || got.Digest != d {
-		t.Fatalf("%s:v1 = %v, %v; want %s", repo, got, err, d)
+		return fmt.Errorf("%s:v1 = %v, %v; want %s", repo, got, err, d)
 	}
 	im, _ := idx.IndexManifest()
 	for _, m := range im.Manifests {
 		img, err := remote.Image(mustParse(t, repo+"@"+m.Digest.String()), auth)
 		if err != nil {
-			t.Fatalf("%s %s: %v", repo, m.Platform, err)
+			return fmt.Errorf("%s %s: %v", repo, m.Platform, err)
 		}
 		if dd, _ := img.Digest(); dd != m.Digest {
-			t.Fatalf("%s: platform %s has digest %s", repo, m.Platform, dd)
+			return fmt.Errorf("%s: platform %s has digest %s", repo, m.Platform, dd)
 		}
 	}
 	refs, err := remote.Referrers(mustParse(t, repo+"@"+d.String()).(name.Digest), auth)
 	if err != nil {
-		t.Fatalf("referrers in %s: %v", repo, err)
+		return fmt.Errorf("referrers in %s: %v", repo, err)
 	}
 	rm, _ := refs.IndexManifest()
 	sd, _ := sbom.Digest()
 	if len(rm.Manifests) != 1 || rm.Manifests[0].Digest != sd {
-		t.Fatalf("referrers in %s: %+v, want the SBOM %s", repo, rm.Manifests, sd)
+		return fmt.Errorf("referrers in %s: %+v, want the SBOM %s", repo, rm.Manifests, sd)
 	}
 	sigd, _ := sig.Digest()
 	got, err = remote.Head(mustParse(t, repo+":"+strings.Replace(d.String(), ":", "-", 1)+".sig"), auth)
 	if err != nil || got.Digest != sigd {
-		t.Fatalf("signature tag in %s: %v, %v", repo, got, err)
+		return fmt.Errorf("signature tag in %s: %v, %v", repo, got, err)
 	}
+	return nil
 }
 
 // TestCopyThroughReferenceRegistry: `berth copy` from berth to the Debian

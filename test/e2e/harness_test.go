@@ -172,7 +172,7 @@ type server struct {
 
 // startServer starts the target registry and waits until GET /v2/ answers.
 // The server is stopped with SIGTERM when the test ends; its log is printed
-// if the test failed.
+// if the test failed (or always with E2E_SERVER_LOGS set).
 func startServer(t testing.TB, opts serverOpts) *server {
 	t.Helper()
 	s := &server{
@@ -204,7 +204,7 @@ func startServer(t testing.TB, opts serverOpts) *server {
 		if s.running() {
 			s.stop()
 		}
-		if t.Failed() {
+		if t.Failed() || os.Getenv("E2E_SERVER_LOGS") != "" {
 			t.Logf("server log (%s), last part:\n%s", s.logPath, tailFile(s.logPath, 6000))
 		}
 	})
