@@ -35,7 +35,11 @@ func openBlobs(ctx context.Context, cfg config.Config) (blob.Store, error) {
 		if err := os.MkdirAll(cfg.Storage.Path, 0o755); err != nil {
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
-		return fs.New(cfg.Storage.Path)
+		var opts []fs.Option
+		if !cfg.Storage.DirectIO {
+			opts = append(opts, fs.WithoutDirectIO())
+		}
+		return fs.New(cfg.Storage.Path, opts...)
 	}
 }
 

@@ -109,6 +109,9 @@ type Storage struct {
 	Path string `yaml:"path" key:"storage.path" desc:"Data directory; blobs go in its blobs directory, the SQLite database in berth.db."`
 	// VerifyOnRead hashes blobs as they are served.
 	VerifyOnRead bool `yaml:"verify_on_read" key:"storage.verify_on_read" desc:"Hash every blob as it is served and abort the response on a mismatch (costs the zero-copy path; off by default: berth verify checks stored blobs instead)."`
+	// DirectIO lets the filesystem driver bypass the page cache for large
+	// blobs.
+	DirectIO bool `yaml:"direct_io" key:"storage.direct_io" desc:"Filesystem driver: write uploads of 1 MiB and more with O_DIRECT and send blobs of 64 MiB and more that the page cache mostly does not hold with direct reads (then read them into the cache in the background); off: everything through the page cache and sendfile. Ignored where the filesystem refuses O_DIRECT."`
 	// MaxBlobSize refuses uploads larger than this many bytes (0 = no limit).
 	MaxBlobSize int64 `yaml:"max_blob_size" key:"storage.max_blob_size" desc:"Refuse blob uploads larger than this (0 = no limit)."`
 	// UploadMaxAge purges upload sessions idle for longer than this.
@@ -283,6 +286,7 @@ func Default() Config {
 		Storage: Storage{
 			Driver:              "filesystem",
 			Path:                "./berth-data",
+			DirectIO:            true,
 			UploadMaxAge:        24 * time.Hour,
 			UploadPurgeInterval: time.Hour,
 			S3:                  S3{Region: "us-east-1", PathStyle: true, PartSize: 16 << 20, MaxConcurrency: 32, RedirectTTL: 15 * time.Minute},

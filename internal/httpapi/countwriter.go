@@ -46,6 +46,15 @@ func (w *countingWriter) ReadFrom(src io.Reader) (int64, error) {
 		n   int64
 		err error
 	)
+	if lr, ok := src.(*io.LimitedReader); ok {
+		if bs, ok := lr.R.(bulkSender); ok {
+			// http.ServeContent copies with io.CopyN.
+			n, err = bs.SendTo(w.ResponseWriter, lr.N)
+			lr.N -= n
+			w.out += n
+			return n, err
+		}
+	}
 	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
 		n, err = rf.ReadFrom(src)
 	} else {
@@ -80,4 +89,12 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.n += int64(n)
 	return n, err
+}
+
+// bulkSender is a blob reader with its own way to send n bytes from its
+// offset — the filesystem driver's large blobs the page cache does not hold
+// (direct I/O in large chunks, where sendfile would read them into the page
+// cache first). countingWriter.ReadFrom hands it the response.
+type bulkSender interface {
+	SendTo(w io.Writer, n int64) (int64, error)
 }

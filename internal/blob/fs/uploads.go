@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/opencontainers/go-digest"
@@ -18,14 +19,18 @@ import (
 // file carries up to this many bytes.
 const bufSize = 1 << 20
 
+// directAlign is the alignment O_DIRECT asks of file offsets, lengths and
+// buffer addresses: 4 KiB covers devices with 512-byte and 4 KiB logical
+// blocks.
+const directAlign = 4096
+
 // writebackEvery is how many bytes an upload write lets pile up in the page
 // cache before it asks the kernel to start writing them out.
 const writebackEvery = 8 << 20
 
-var bufPool = sync.Pool{New: func() any {
-	b := make([]byte, bufSize)
-	return &b
-}}
+// bufPool holds bufSize buffers whose first byte is directAlign-aligned, so
+// they can be handed to an O_DIRECT write as they are.
+var bufPool = sync.Pool{New: func() any { return alignedBuf(bufSize) }}
 
 // CreateUpload creates the empty upload file uploads/<id>. The id must match
 // [A-Za-z0-9_-]{1,128} and must not be in use.
@@ -47,7 +52,10 @@ func (s *Store) CreateUpload(ctx context.Context, id string) error {
 }
 
 // WriteUpload truncates the upload file to offset if it is longer, then
-// copies r into it from offset on, in bufSize writes.
+// copies r into it from offset on, in bufSize writes. A body that fills a
+// whole buffer is large: its aligned part is written with direct I/O (see
+// openDirect) unless the store was opened without it or the filesystem
+// refuses it; small bodies and unaligned edges go through the page cache.
 //
 // Every byte consumed from r is written before WriteUpload returns, even when
 // r fails: n counts the bytes consumed and stored, unless the file write
@@ -88,7 +96,7 @@ func (s *Store) WriteUpload(ctx context.Context, id string, offset int64, r io.R
 			return 0, fmt.Errorf("blob/fs: upload %q: %w", id, wrapNoSpace(err))
 		}
 	}
-	n, err = copyAt(ctx, f, offset, r)
+	n, err = s.copyAt(ctx, f, offset, r)
 	if err != nil {
 		return n, fmt.Errorf("blob/fs: upload %q: %w", id, err)
 	}
@@ -98,29 +106,45 @@ func (s *Store) WriteUpload(ctx context.Context, id string, offset int64, r io.R
 // copyAt copies r to f from off on through two pooled buffers: while one
 // buffer's pwrite(2) runs in another goroutine, the next is filled from r, so
 // reading (and the caller's hashing, which happens as r is read) overlaps
-// with writing into the page cache. It fills a buffer before each write, so a
-// slow network reader handing out a few KiB per Read still costs one
-// pwrite(2) per bufSize bytes. Bytes read before an error are written before
-// the error is returned.
-func copyAt(ctx context.Context, f *os.File, off int64, r io.Reader) (int64, error) {
+// with writing. It fills a buffer before each write, so a slow network reader
+// handing out a few KiB per Read still costs one pwrite(2) per bufSize bytes.
+// A fill that starts at an unaligned offset is cut short at the next
+// directAlign boundary, so that every later buffer starts aligned. Once a
+// buffer fills completely the body is large, and the rest goes through an
+// O_DIRECT descriptor (see writer.writeAt). Bytes read before an error are
+// written before the error is returned.
+func (s *Store) copyAt(ctx context.Context, f *os.File, off int64, r io.Reader) (int64, error) {
 	b0, b1 := bufPool.Get().(*[]byte), bufPool.Get().(*[]byte)
 	defer bufPool.Put(b0)
 	defer bufPool.Put(b1)
 	bufs := [2][]byte{*b0, *b1}
-	w := writer{f: f}
-	defer w.wait()
+	w := writer{f: f, directBytes: &s.directBytes}
+	defer w.close()
+	tryDirect := !s.noDirect
 	var issued int64 // bytes handed to the writer so far
 	for cur := 0; ; cur ^= 1 {
 		if err := ctx.Err(); err != nil {
 			w.wait()
 			return w.written, err
 		}
-		n, rerr := fill(r, bufs[cur])
+		buf := bufs[cur]
+		if rem := int((off + issued) % directAlign); rem != 0 {
+			buf = buf[:len(buf)-rem]
+		}
+		n, rerr := fill(r, buf)
 		if werr := w.wait(); werr != nil {
 			return w.written, wrapNoSpace(werr)
 		}
+		if tryDirect && n == len(buf) {
+			// Not a small body: open the direct descriptor (no write is
+			// in flight, so w is ours to change).
+			tryDirect = false
+			if df, err := openDirect(f.Name()); err == nil {
+				w.direct = df
+			}
+		}
 		if n > 0 {
-			w.start(bufs[cur][:n], off+issued)
+			w.start(buf[:n], off+issued)
 			issued += int64(n)
 		}
 		if rerr != nil {
@@ -135,26 +159,66 @@ func copyAt(ctx context.Context, f *os.File, off int64, r io.Reader) (int64, err
 	}
 }
 
-// writer runs one pwrite(2) at a time in the background and asks the kernel
-// to start writeback every writebackEvery bytes.
+// writer runs one write at a time in the background. With a direct
+// descriptor it writes the aligned part of a buffer that starts aligned
+// through it and the rest through the page cache; page-cache bytes get a
+// writeback hint every writebackEvery bytes.
 type writer struct {
-	f       *os.File
-	written int64 // bytes written by finished writes
-	pending int64 // bytes written since the last writeback hint
-	done    chan error
+	f      *os.File
+	direct *os.File // O_DIRECT descriptor of the same file, or nil
+	// directBytes counts the bytes written through direct.
+	directBytes *atomic.Int64
+	written     int64 // bytes written by finished writes
+	pending     int64 // page-cache bytes written since the last writeback hint
+	done        chan error
 }
 
 func (w *writer) start(b []byte, at int64) {
 	w.done = make(chan error, 1)
 	go func() {
-		n, err := w.f.WriteAt(b, at)
+		n, err := w.writeAt(b, at)
 		w.written += int64(n)
-		if w.pending += int64(n); err == nil && w.pending >= writebackEvery {
-			startWriteback(w.f, at+int64(n)-w.pending, w.pending)
-			w.pending = 0
-		}
 		w.done <- err
 	}()
+}
+
+func (w *writer) writeAt(b []byte, at int64) (int, error) {
+	done := 0
+	if k := len(b) &^ (directAlign - 1); w.direct != nil && at%directAlign == 0 && k > 0 {
+		n, err := w.direct.WriteAt(b[:k], at)
+		switch {
+		case err != nil && n == 0 && directRefused(err):
+			// This filesystem takes no direct I/O after all: from here
+			// on everything goes through the page cache.
+			w.direct.Close()
+			w.direct = nil
+		case err != nil:
+			return n, err
+		default:
+			w.directBytes.Add(int64(n))
+			done, b, at = n, b[n:], at+int64(n)
+		}
+	}
+	if len(b) == 0 {
+		return done, nil
+	}
+	n, err := w.f.WriteAt(b, at)
+	if w.pending += int64(n); err == nil && w.pending >= writebackEvery {
+		startWriteback(w.f, at+int64(n)-w.pending, w.pending)
+		w.pending = 0
+	}
+	return done + n, err
+}
+
+// close waits for the write in flight and closes the direct descriptor.
+// Its close error says nothing about the data (the fsync at commit does),
+// so it is dropped.
+func (w *writer) close() {
+	w.wait()
+	if w.direct != nil {
+		w.direct.Close()
+		w.direct = nil
+	}
 }
 
 // wait waits for the write in flight, if any, and returns its error.
