@@ -22,8 +22,6 @@ const (
 	coldSends = 2
 )
 
-var coldPool = sync.Pool{New: func() any { return alignedBuf(coldChunk) }}
-
 // alignedBuf returns an n-byte buffer whose first byte is
 // directAlign-aligned, as O_DIRECT wants.
 func alignedBuf(n int) *[]byte {
@@ -73,10 +71,19 @@ func (c *coldFile) SendTo(w io.Writer, n int64) (int64, error) {
 	if err != nil {
 		direct = nil // read through the page cache, still in large chunks
 	}
+	// The buffers live outside the Go heap (see mapBuffers) and go back to
+	// the system when the send ends.
+	arena, release, err := mapBuffers((coldDepth + 1) * coldChunk)
+	if err != nil {
+		return io.CopyN(w, c.File, n)
+	}
+	free := make(chan []byte, coldDepth+1)
+	for i := range coldDepth + 1 {
+		free <- arena[i*coldChunk : (i+1)*coldChunk : (i+1)*coldChunk]
+	}
 	type chunk struct {
-		buf  *[]byte
-		data []byte
-		err  error
+		buf, data []byte
+		err       error
 	}
 	// Up to coldDepth reads are in flight, each into its own buffer; the
 	// writer takes them in order.
@@ -87,20 +94,24 @@ func (c *coldFile) SendTo(w io.Writer, n int64) (int64, error) {
 		defer close(pending)
 		end := off + n
 		for at := off &^ (directAlign - 1); at < end; {
-			b := coldPool.Get().(*[]byte)
-			want := min(int64(len(*b)), roundUp(end-at, directAlign), c.size-at)
+			var b []byte
+			select {
+			case b = <-free:
+			case <-stop:
+				return
+			}
+			want := min(int64(len(b)), roundUp(end-at, directAlign), c.size-at)
 			res := make(chan chunk, 1)
 			select {
 			case pending <- res:
 			case <-stop:
-				coldPool.Put(b)
 				return
 			}
-			go func(b *[]byte, at int64, want int64) {
+			go func(b []byte, at int64) {
 				dmu.Lock()
 				d := direct
 				dmu.Unlock()
-				m, refused, err := c.readChunk(d, (*b)[:want], at)
+				m, refused, err := c.readChunk(d, b, at)
 				if refused {
 					dmu.Lock()
 					if direct == d && d != nil {
@@ -109,7 +120,7 @@ func (c *coldFile) SendTo(w io.Writer, n int64) (int64, error) {
 					}
 					dmu.Unlock()
 				}
-				data := (*b)[:m]
+				data := b[:m]
 				if at < off {
 					data = data[min(int(off-at), m):]
 				}
@@ -117,21 +128,23 @@ func (c *coldFile) SendTo(w io.Writer, n int64) (int64, error) {
 					data = data[:len(data)-int(min(over, int64(len(data))))]
 				}
 				res <- chunk{buf: b, data: data, err: err}
-			}(b, at, want)
+			}(b[:want], at)
 			at += want
 		}
 	}()
 	defer func() {
+		// Every read started is in pending: wait for them all before the
+		// buffers go away.
 		close(stop)
 		for res := range pending {
-			ch := <-res
-			coldPool.Put(ch.buf)
+			<-res
 		}
 		dmu.Lock()
 		if direct != nil {
 			direct.Close()
 		}
 		dmu.Unlock()
+		release()
 	}()
 	var sent int64
 	for res := range pending {
@@ -142,7 +155,7 @@ func (c *coldFile) SendTo(w io.Writer, n int64) (int64, error) {
 			m, werr = w.Write(ch.data)
 			sent += int64(m)
 		}
-		coldPool.Put(ch.buf)
+		free <- ch.buf[:cap(ch.buf)]
 		if werr != nil {
 			return sent, werr
 		}

@@ -81,3 +81,15 @@ func warm(f *os.File, size int64) {
 		_ = unix.Fadvise(int(fd), 0, size, unix.FADV_WILLNEED)
 	})
 }
+
+// mapBuffers maps n bytes of anonymous memory for the reads of a cold send:
+// page-aligned as O_DIRECT wants, outside the Go heap (a send's buffers do
+// not raise the collector's heap goal), and returned to the system by
+// release.
+func mapBuffers(n int) (b []byte, release func(), err error) {
+	b, err = syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, func() { _ = syscall.Munmap(b) }, nil
+}
