@@ -48,6 +48,7 @@ func newDirectStore(t *testing.T) *fs.Store {
 // I/O, open as plain files.
 func TestOpenCold(t *testing.T) {
 	fs.SetColdMin(t, 2<<20)
+	fs.SetDirectMin(t, 0)
 	ctx := context.Background()
 	big := make([]byte, 3<<20)
 	rand.Read(big)
@@ -99,6 +100,7 @@ func TestOpenCold(t *testing.T) {
 // direct I/O and through the fallback when every direct send slot is taken,
 // and leaves the offset after what it sent.
 func TestColdSend(t *testing.T) {
+	fs.SetDirectMin(t, 0)
 	s := newDirectStore(t)
 	data := make([]byte, 20<<20+123) // more than two 8 MiB chunks, unaligned end
 	rand.Read(data)

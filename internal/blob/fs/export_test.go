@@ -30,6 +30,14 @@ func DirectSupported(dir string) bool {
 	return true
 }
 
+// SetDirectMin sets how much of an upload goes through the page cache
+// before direct I/O, until the test ends.
+func SetDirectMin(t interface{ Cleanup(func()) }, n int64) {
+	old := directMin
+	directMin = n
+	t.Cleanup(func() { directMin = old })
+}
+
 // SetColdMin lowers the size from which Open checks page-cache residency,
 // until the test ends.
 func SetColdMin(t interface{ Cleanup(func()) }, n int64) {

@@ -39,6 +39,7 @@ func TestConformance(t *testing.T) {
 		{"page cache only", newBufferedStore},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			fs.SetDirectMin(t, 0) // every large write direct, not only past 8 MiB
 			blobtest.Run(t, c.new, blobtest.WithReopen(func(t *testing.T, s blob.Store) blob.Store {
 				t.Helper()
 				other, err := fs.New(s.(*fs.Store).Root())
@@ -54,7 +55,8 @@ func TestConformance(t *testing.T) {
 // TestDirectWrites: a large body goes to disk with direct I/O in its aligned
 // part only — a small body, the unaligned head of a write that starts
 // mid-block and the tail go through the page cache — and the blob holds
-// exactly what was sent.
+// exactly what was sent. (The page-cache prefix, directMin, is zero here;
+// TestDirectMin covers it.)
 func TestDirectWrites(t *testing.T) {
 	dir := t.TempDir()
 	if !fs.DirectSupported(dir) {
@@ -64,6 +66,7 @@ func TestDirectWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fs.SetDirectMin(t, 0)
 	ctx := context.Background()
 	data := make([]byte, 5<<20+777)
 	rand.Read(data)
@@ -107,5 +110,64 @@ func TestDirectWrites(t *testing.T) {
 	}
 	if !bytes.Equal(got.Bytes(), data) {
 		t.Fatalf("the blob differs from what was written (%d bytes, want %d)", got.Len(), len(data))
+	}
+}
+
+// TestDirectMin: the first directMin bytes of an upload go through the page
+// cache, whether they come in one body or in chunks; what follows goes
+// direct.
+func TestDirectMin(t *testing.T) {
+	dir := t.TempDir()
+	if !fs.DirectSupported(dir) {
+		t.Skipf("the filesystem under %s takes no O_DIRECT", dir)
+	}
+	fs.SetDirectMin(t, 3<<20)
+	ctx := context.Background()
+	data := make([]byte, 7<<20)
+	rand.Read(data)
+	for _, c := range []struct {
+		name   string
+		chunks []int
+		want   int64
+	}{
+		// 3 MiB cached, then four whole buffers direct.
+		{"one body", []int{7 << 20}, 4 << 20},
+		{"below the prefix", []int{2 << 20}, 0},
+		// 2 MiB + 2 MiB: the second chunk crosses 3 MiB at its first
+		// buffer boundary past it; 3 MiB more direct.
+		{"chunks", []int{2 << 20, 2 << 20, 3 << 20}, 4 << 20},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := fs.New(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CreateUpload(ctx, "u"); err != nil {
+				t.Fatal(err)
+			}
+			off := 0
+			for _, n := range c.chunks {
+				if _, err := s.WriteUpload(ctx, "u", int64(off), bytes.NewReader(data[off:off+n])); err != nil {
+					t.Fatal(err)
+				}
+				off += n
+			}
+			if got := fs.DirectBytes(s); got != c.want {
+				t.Errorf("%d bytes written with direct I/O, want %d", got, c.want)
+			}
+			d := digest.FromBytes(data[:off])
+			if err := s.CommitUpload(ctx, "u", d, int64(off)); err != nil {
+				t.Fatal(err)
+			}
+			r, err := s.Open(ctx, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			var got bytes.Buffer
+			if _, err := got.ReadFrom(r); err != nil || !bytes.Equal(got.Bytes(), data[:off]) {
+				t.Fatalf("read back %d bytes (%v), want the %d written", got.Len(), err, off)
+			}
+		})
 	}
 }

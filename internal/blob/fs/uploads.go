@@ -24,6 +24,12 @@ const bufSize = 1 << 20
 // blocks.
 const directAlign = 4096
 
+// directMin is how much of an upload goes through the page cache before
+// direct I/O takes over: blobs up to this size stay cached for the pulls
+// that follow (cheap to cache, likely pulled soon), larger ones skip the
+// cache. A variable for the tests.
+var directMin int64 = 8 << 20
+
 // writebackEvery is how many bytes an upload write lets pile up in the page
 // cache before it asks the kernel to start writing them out.
 const writebackEvery = 8 << 20
@@ -52,10 +58,10 @@ func (s *Store) CreateUpload(ctx context.Context, id string) error {
 }
 
 // WriteUpload truncates the upload file to offset if it is longer, then
-// copies r into it from offset on, in bufSize writes. A body that fills a
-// whole buffer is large: its aligned part is written with direct I/O (see
-// openDirect) unless the store was opened without it or the filesystem
-// refuses it; small bodies and unaligned edges go through the page cache.
+// copies r into it from offset on, in bufSize writes. Past the upload's
+// first directMin bytes, whole aligned buffers are written with direct I/O
+// (see openDirect) unless the store was opened without it or the filesystem
+// refuses it; the rest, and short bodies, go through the page cache.
 //
 // Every byte consumed from r is written before WriteUpload returns, even when
 // r fails: n counts the bytes consumed and stored, unless the file write
@@ -109,10 +115,10 @@ func (s *Store) WriteUpload(ctx context.Context, id string, offset int64, r io.R
 // with writing. It fills a buffer before each write, so a slow network reader
 // handing out a few KiB per Read still costs one pwrite(2) per bufSize bytes.
 // A fill that starts at an unaligned offset is cut short at the next
-// directAlign boundary, so that every later buffer starts aligned. Once a
-// buffer fills completely the body is large, and the rest goes through an
-// O_DIRECT descriptor (see writer.writeAt). Bytes read before an error are
-// written before the error is returned.
+// directAlign boundary, so that every later buffer starts aligned. Once the
+// upload holds directMin bytes and a buffer fills completely, the rest goes
+// through an O_DIRECT descriptor (see writer.writeAt). Bytes read before an
+// error are written before the error is returned.
 func (s *Store) copyAt(ctx context.Context, f *os.File, off int64, r io.Reader) (int64, error) {
 	b0, b1 := bufPool.Get().(*[]byte), bufPool.Get().(*[]byte)
 	defer bufPool.Put(b0)
@@ -135,9 +141,9 @@ func (s *Store) copyAt(ctx context.Context, f *os.File, off int64, r io.Reader) 
 		if werr := w.wait(); werr != nil {
 			return w.written, wrapNoSpace(werr)
 		}
-		if tryDirect && n == len(buf) {
-			// Not a small body: open the direct descriptor (no write is
-			// in flight, so w is ours to change).
+		if tryDirect && n == len(buf) && off+issued >= directMin {
+			// A large blob, and more is coming: open the direct
+			// descriptor (no write is in flight, so w is ours to change).
 			tryDirect = false
 			if df, err := openDirect(f.Name()); err == nil {
 				w.direct = df
