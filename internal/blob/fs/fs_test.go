@@ -58,14 +58,7 @@ func TestConformance(t *testing.T) {
 // exactly what was sent. (The page-cache prefix, directMin, is zero here;
 // TestDirectMin covers it.)
 func TestDirectWrites(t *testing.T) {
-	dir := t.TempDir()
-	if !fs.DirectSupported(dir) {
-		t.Skipf("the filesystem under %s takes no O_DIRECT", dir)
-	}
-	s, err := fs.New(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newDirectStore(t)
 	fs.SetDirectMin(t, 0)
 	ctx := context.Background()
 	data := make([]byte, 5<<20+777)
@@ -95,8 +88,15 @@ func TestDirectWrites(t *testing.T) {
 			t.Errorf("%s: %d bytes written with direct I/O, want %d", st.name, got, st.wantDirect)
 		}
 	}
+	commitAndCheck(t, s, "big", data)
+}
+
+// commitAndCheck commits upload id as the blob of data and reads it back.
+func commitAndCheck(t *testing.T, s *fs.Store, id string, data []byte) {
+	t.Helper()
+	ctx := context.Background()
 	d := digest.FromBytes(data)
-	if err := s.CommitUpload(ctx, "big", d, int64(len(data))); err != nil {
+	if err := s.CommitUpload(ctx, id, d, int64(len(data))); err != nil {
 		t.Fatal(err)
 	}
 	r, err := s.Open(ctx, d)
@@ -105,11 +105,8 @@ func TestDirectWrites(t *testing.T) {
 	}
 	defer r.Close()
 	var got bytes.Buffer
-	if _, err := got.ReadFrom(r); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got.Bytes(), data) {
-		t.Fatalf("the blob differs from what was written (%d bytes, want %d)", got.Len(), len(data))
+	if _, err := got.ReadFrom(r); err != nil || !bytes.Equal(got.Bytes(), data) {
+		t.Fatalf("read back %d bytes (%v), want the %d written", got.Len(), err, len(data))
 	}
 }
 
@@ -117,10 +114,6 @@ func TestDirectWrites(t *testing.T) {
 // cache, whether they come in one body or in chunks; what follows goes
 // direct.
 func TestDirectMin(t *testing.T) {
-	dir := t.TempDir()
-	if !fs.DirectSupported(dir) {
-		t.Skipf("the filesystem under %s takes no O_DIRECT", dir)
-	}
 	fs.SetDirectMin(t, 3<<20)
 	ctx := context.Background()
 	data := make([]byte, 7<<20)
@@ -138,10 +131,7 @@ func TestDirectMin(t *testing.T) {
 		{"chunks", []int{2 << 20, 2 << 20, 3 << 20}, 4 << 20},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s, err := fs.New(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := newDirectStore(t)
 			if err := s.CreateUpload(ctx, "u"); err != nil {
 				t.Fatal(err)
 			}
@@ -155,19 +145,7 @@ func TestDirectMin(t *testing.T) {
 			if got := fs.DirectBytes(s); got != c.want {
 				t.Errorf("%d bytes written with direct I/O, want %d", got, c.want)
 			}
-			d := digest.FromBytes(data[:off])
-			if err := s.CommitUpload(ctx, "u", d, int64(off)); err != nil {
-				t.Fatal(err)
-			}
-			r, err := s.Open(ctx, d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			var got bytes.Buffer
-			if _, err := got.ReadFrom(r); err != nil || !bytes.Equal(got.Bytes(), data[:off]) {
-				t.Fatalf("read back %d bytes (%v), want the %d written", got.Len(), err, off)
-			}
+			commitAndCheck(t, s, "u", data[:off])
 		})
 	}
 }
