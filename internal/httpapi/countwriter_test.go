@@ -44,16 +44,17 @@ func TestCountingWriterBulkSender(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var (
-				sender  *fakeSender
+			type served struct {
+				asked   []int64
 				counted int64
-			)
+			}
+			done := make(chan served, 1)
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				cw := &countingWriter{ResponseWriter: w}
-				sender = &fakeSender{Reader: bytes.NewReader(data)}
+				sender := &fakeSender{Reader: bytes.NewReader(data)}
 				w.Header().Set("Content-Type", "application/octet-stream")
 				http.ServeContent(cw, r, "", time.Time{}, sender)
-				counted = cw.out
+				done <- served{asked: sender.asked, counted: cw.out}
 			}))
 			defer srv.Close()
 			req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
@@ -69,11 +70,12 @@ func TestCountingWriterBulkSender(t *testing.T) {
 			if err != nil || resp.StatusCode != c.wantStatus || !bytes.Equal(body, c.wantBody) {
 				t.Fatalf("status %d, %d bytes (%v); want %d and %d bytes", resp.StatusCode, len(body), err, c.wantStatus, len(c.wantBody))
 			}
-			if len(sender.asked) != len(c.wantAsked) || (len(c.wantAsked) > 0 && sender.asked[0] != c.wantAsked[0]) {
-				t.Fatalf("SendTo asked for %v, want %v", sender.asked, c.wantAsked)
+			got := <-done
+			if len(got.asked) != len(c.wantAsked) || (len(c.wantAsked) > 0 && got.asked[0] != c.wantAsked[0]) {
+				t.Fatalf("SendTo asked for %v, want %v", got.asked, c.wantAsked)
 			}
-			if counted != int64(len(c.wantBody)) {
-				t.Fatalf("counted %d body bytes, want %d", counted, len(c.wantBody))
+			if got.counted != int64(len(c.wantBody)) {
+				t.Fatalf("counted %d body bytes, want %d", got.counted, len(c.wantBody))
 			}
 		})
 	}
