@@ -184,11 +184,13 @@ func (a *App) Serve(ctx context.Context) error {
 
 // ServeListener is Serve on a listener the caller opened.
 func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
+	quiet := newQuietConns()
 	srv := &http.Server{
 		Handler:           a.handler,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+		ConnState:         quiet.track,
 	}
 	if a.tls != nil {
 		ln = tls.NewListener(ln, a.tls.Config())
@@ -220,10 +222,7 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	a.log.Info("shutting down: draining in-flight requests", "timeout", a.cfg.HTTP.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		_ = srv.Close()
+	if err := quiet.shutdown(srv, a.cfg.HTTP.ShutdownTimeout); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {

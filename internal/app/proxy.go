@@ -79,18 +79,16 @@ func (a *App) serveMirror(ctx context.Context) {
 	if a.tls != nil {
 		ln = tls.NewListener(ln, a.tls.Config())
 	}
+	quiet := newQuietConns()
 	srv := &http.Server{
 		Handler:           a.MirrorHandler(),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		ConnState:         quiet.track,
 	}
 	go func() {
 		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.ShutdownTimeout)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			_ = srv.Close()
-		}
+		_ = quiet.shutdown(srv, a.cfg.HTTP.ShutdownTimeout)
 	}()
 	a.log.Info("registry mirror listening", "addr", ln.Addr().String(), "project", m.Project, "tls", a.tls != nil)
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

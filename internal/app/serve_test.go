@@ -84,3 +84,51 @@ func TestShutdownDrainsInFlightRequests(t *testing.T) {
 		t.Fatal("still accepting connections after shutdown")
 	}
 }
+
+// TestShutdownClosesQuietConnections: a connection that never sent a
+// request does not hold the shutdown up (net/http would wait five seconds
+// for it, longer than this test's shutdown timeout, and Serve would return
+// the timeout's error); it is closed.
+func TestShutdownClosesQuietConnections(t *testing.T) {
+	cfg := config.Default()
+	cfg.Storage.Path = t.TempDir()
+	cfg.HTTP.ShutdownTimeout = 2 * time.Second
+	cfg.Auth.Mode = "none"
+	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- a.ServeListener(ctx, ln) }()
+	// A request first, so the server is surely serving.
+	resp, err := http.Get("http://" + ln.Addr().String() + "/v2/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	quiet, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quiet.Close()
+	time.Sleep(100 * time.Millisecond) // accepted
+	stop()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+	quiet.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := quiet.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("the quiet connection read %d bytes, %v; want it closed (EOF)", n, err)
+	}
+}
