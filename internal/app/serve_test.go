@@ -12,27 +12,38 @@ import (
 	"github.com/berth-registry/berth/internal/config"
 )
 
-// TestShutdownDrainsInFlightRequests: cancelling Serve's context (what
-// SIGTERM does) lets a request already in flight finish before Serve returns,
-// and refuses new connections.
-func TestShutdownDrainsInFlightRequests(t *testing.T) {
+// serveForShutdown serves a fresh app (no authentication: these tests are
+// about draining, not access) on a loopback listener with the given
+// shutdown timeout; stop cancels Serve's context as SIGTERM does, and
+// served gets what Serve returned.
+func serveForShutdown(t *testing.T, timeout time.Duration) (ln net.Listener, stop func(), served chan error) {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Storage.Path = t.TempDir()
-	cfg.HTTP.ShutdownTimeout = 10 * time.Second
-	cfg.Auth.Mode = "none" // about draining, not access
+	cfg.HTTP.ShutdownTimeout = timeout
+	cfg.Auth.Mode = "none"
 	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	t.Cleanup(func() { a.Close() })
+	ln, err = net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := "http://" + ln.Addr().String()
 	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
+	t.Cleanup(stop)
+	served = make(chan error, 1)
 	go func() { served <- a.ServeListener(ctx, ln) }()
+	return ln, stop, served
+}
+
+// TestShutdownDrainsInFlightRequests: cancelling Serve's context (what
+// SIGTERM does) lets a request already in flight finish before Serve returns,
+// and refuses new connections.
+func TestShutdownDrainsInFlightRequests(t *testing.T) {
+	ln, stop, served := serveForShutdown(t, 10*time.Second)
+	base := "http://" + ln.Addr().String()
 
 	resp, err := http.Post(base+"/v2/drain/blobs/uploads/", "", nil)
 	if err != nil {
@@ -90,22 +101,7 @@ func TestShutdownDrainsInFlightRequests(t *testing.T) {
 // for it, longer than this test's shutdown timeout, and Serve would return
 // the timeout's error); it is closed.
 func TestShutdownClosesQuietConnections(t *testing.T) {
-	cfg := config.Default()
-	cfg.Storage.Path = t.TempDir()
-	cfg.HTTP.ShutdownTimeout = 2 * time.Second
-	cfg.Auth.Mode = "none"
-	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- a.ServeListener(ctx, ln) }()
+	ln, stop, served := serveForShutdown(t, 2*time.Second)
 	// A request first, so the server is surely serving.
 	resp, err := http.Get("http://" + ln.Addr().String() + "/v2/")
 	if err != nil {
