@@ -20,9 +20,13 @@ var _ meta.Store = (*sqlstore.Store)(nil)
 
 // Options tune Open; the zero value is what berth uses.
 type Options struct {
-	// Synchronous is the PRAGMA synchronous level: "FULL" (default) or
-	// "NORMAL". NORMAL is faster but in WAL mode a power loss can roll back
-	// the last commits; only benchmarks and tests should set it.
+	// Synchronous chooses how commits reach the disk. Empty (what berth
+	// uses): group commit — the write connection runs with PRAGMA
+	// synchronous=NORMAL and every Update then waits for an fsync of the WAL
+	// shared with the commits made meanwhile (see groupSync); UpdateAsync
+	// does not wait. "FULL": SQLite fsyncs at every commit itself. "NORMAL":
+	// no fsync at commit at all — a power loss can roll back the last
+	// commits; only benchmarks and tests should set it.
 	Synchronous string
 	// ReadConns is the size of the read pool (default max(4, GOMAXPROCS)).
 	ReadConns int
@@ -76,7 +80,9 @@ func open(ctx context.Context, path string, o Options, d sqlstore.Dialect) (*sql
 		return nil, fmt.Errorf("sqlite: unsupported database path %q", path)
 	}
 	if o.Synchronous == "" {
-		o.Synchronous = "FULL"
+		o.Synchronous = "NORMAL"
+		d.Durable = newGroupSync(path + "-wal").Sync
+		d.AsyncBefore, d.AsyncAfter = "", ""
 	}
 	if o.ReadConns <= 0 {
 		o.ReadConns = max(4, runtime.GOMAXPROCS(0))

@@ -45,6 +45,12 @@ type Dialect struct {
 	// to FULL); AsyncInTx runs first inside it (PostgreSQL: SET LOCAL
 	// synchronous_commit = off). All empty: UpdateAsync is Update.
 	AsyncBefore, AsyncAfter, AsyncInTx string
+	// Durable, when set, runs after each Update's commit and before Update
+	// returns, to make the commit durable (SQLite: group commit, one WAL
+	// fsync shared by the commits made while the previous one ran, the
+	// connection itself committing without fsync). UpdateAsync skips it.
+	// A failure is returned by Update although the change is committed.
+	Durable func() error
 	// WriteIsolation is the isolation level of Update's transactions;
 	// sql.LevelDefault (zero) leaves the driver's default (SQLite, whose
 	// writers run one at a time anyway). PostgreSQL sets

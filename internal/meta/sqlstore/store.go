@@ -104,7 +104,7 @@ func (s *Store) Update(ctx context.Context, fn func(meta.Tx) error) error {
 
 // UpdateAsync is Update with an asynchronous commit (see meta.Store).
 func (s *Store) UpdateAsync(ctx context.Context, fn func(meta.Tx) error) error {
-	if s.d.AsyncBefore == "" && s.d.AsyncInTx == "" {
+	if s.d.AsyncBefore == "" && s.d.AsyncInTx == "" && s.d.Durable == nil {
 		return s.retry(ctx, fn, false)
 	}
 	return s.retry(ctx, fn, true)
@@ -179,6 +179,14 @@ func (s *Store) update(ctx context.Context, fn func(meta.Tx) error, async bool) 
 	committed = true
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("meta: commit: %w", err)
+	}
+	if !async && s.d.Durable != nil {
+		// The write connection is free again: the next writer commits
+		// while this one waits for the shared sync.
+		conn.Close()
+		if err := s.d.Durable(); err != nil {
+			return fmt.Errorf("meta: commit: %w", err)
+		}
 	}
 	if t.appended {
 		s.events.Notify()
