@@ -25,7 +25,7 @@ import (
 // end at the hole after a crash). Every later Sync returns the error until
 // the process restarts and SQLite recovers from what is on disk.
 type groupSync struct {
-	path  string                  // the WAL file
+	path  string // the WAL file
 	fsync func(path string) error
 
 	mu       sync.Mutex
