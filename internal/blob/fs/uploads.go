@@ -149,7 +149,17 @@ func (s *Store) copyAt(ctx context.Context, f *os.File, off int64, r io.Reader) 
 				w.direct = df
 			}
 		}
-		if n > 0 {
+		switch {
+		case n > 0 && rerr != nil:
+			// The last buffer (for a small blob the only one): nothing
+			// is left to overlap it with, so write it here.
+			m, werr := w.writeAt(buf[:n], off+issued)
+			w.written += int64(m)
+			issued += int64(n)
+			if werr != nil {
+				return w.written, wrapNoSpace(werr)
+			}
+		case n > 0:
 			w.start(buf[:n], off+issued)
 			issued += int64(n)
 		}
