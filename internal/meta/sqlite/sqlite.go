@@ -49,8 +49,10 @@ func Dialect() sqlstore.Dialect {
 		IsUniqueViolation: isUniqueViolation,
 		BeginRead:         "BEGIN",
 		EndRead:           "ROLLBACK",
-		// In WAL mode NORMAL skips the fsync at commit: the transaction is
-		// safe from a process crash, and the next FULL commit syncs it.
+		// With Options.Synchronous FULL (open replaces these with the
+		// group commit by default): in WAL mode NORMAL skips the fsync at
+		// commit, the transaction is safe from a process crash, and the
+		// next FULL commit syncs it.
 		AsyncBefore: "PRAGMA synchronous=NORMAL",
 		AsyncAfter:  "PRAGMA synchronous=FULL",
 	}
