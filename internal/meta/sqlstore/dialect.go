@@ -41,8 +41,8 @@ type Dialect struct {
 	// (sql.LevelRepeatableRead on PostgreSQL; SQLite's default is fine).
 	ReadIsolation sql.IsolationLevel
 	// AsyncBefore and AsyncAfter run on the write connection around an
-	// UpdateAsync transaction (SQLite: PRAGMA synchronous=NORMAL, then back
-	// to FULL); AsyncInTx runs first inside it (PostgreSQL: SET LOCAL
+	// UpdateAsync transaction (SQLite opened with Synchronous FULL: PRAGMA
+	// synchronous=NORMAL, then back to FULL); AsyncInTx runs first inside it (PostgreSQL: SET LOCAL
 	// synchronous_commit = off). All empty: UpdateAsync is Update.
 	AsyncBefore, AsyncAfter, AsyncInTx string
 	// Durable, when set, runs after each Update's commit and before Update
