@@ -59,7 +59,8 @@ type Store interface {
 	// Returning an error from fn stops the walk and Walk returns it.
 	Walk(ctx context.Context, fn func(Info) error) error
 
-	// CreateUpload starts an empty upload with the given id.
+	// CreateUpload starts an empty upload with the given id; an id in use
+	// gives an error wrapping io/fs.ErrExist.
 	CreateUpload(ctx context.Context, id string) error
 	// WriteUpload writes r to the upload starting at offset and returns the
 	// number of bytes written. Anything the upload held at or past offset is

@@ -67,6 +67,7 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store, opts ...Option) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, newStore(t)) })
 	}
+	t.Run("PutBlob", func(t *testing.T) { testPutBlob(t, newStore) })
 	t.Run("Reopen", func(t *testing.T) {
 		if o.reopen == nil {
 			t.Skip("driver has no shared backend (no WithReopen option)")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -120,6 +121,9 @@ func testUnknownUpload(t *testing.T, s blob.Store) {
 	checkAbsent(t, s, d)
 	if got := walkUploads(t, s); len(got) != 1 {
 		t.Errorf("WalkUploads = %v, want only the known upload", got)
+	}
+	if err := s.CreateUpload(ctx, "known"); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("CreateUpload of an id in use: error = %v, want fs.ErrExist", err)
 	}
 }
 

@@ -208,3 +208,32 @@ func countBlobs(t *testing.T, s *fs.Store, want int) {
 		t.Errorf("Walk found %d blobs, want %d", n, want)
 	}
 }
+
+// TestNoSpaceWhilePutting: a whole-blob put that fills the filesystem fails
+// with ErrNoSpace, leaves nothing visible and frees what it wrote, so the
+// next put fits.
+func TestNoSpaceWhilePutting(t *testing.T) {
+	ctx := context.Background()
+	s, err := fs.New(mountTmpfs(t, "size=2m"))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	const want = 3 << 20
+	d := digestOf(t, io.LimitReader(&fakeData{}, want))
+	checked := false
+	_, err = s.PutBlob(ctx, d, io.LimitReader(&fakeData{}, want), func(int64) error { checked = true; return nil })
+	if !errors.Is(err, blob.ErrNoSpace) {
+		t.Fatalf("PutBlob of %d bytes to a 2 MiB filesystem: error = %v; want ErrNoSpace", want, err)
+	}
+	if checked {
+		t.Errorf("check was called after a failed copy")
+	}
+	countBlobs(t, s, 0)
+	// Most of the filesystem again: only fits if the failed put freed its file.
+	data := bytes.Repeat([]byte("berth"), 300_000)
+	d = digest.FromBytes(data)
+	if _, err := s.PutBlob(ctx, d, bytes.NewReader(data), func(int64) error { return nil }); err != nil {
+		t.Fatalf("PutBlob after the failed one: %v", err)
+	}
+	checkContent(t, s, d, data)
+}

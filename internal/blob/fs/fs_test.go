@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"io"
 	"testing"
 
 	"github.com/berth-registry/berth/internal/blob"
@@ -49,6 +50,40 @@ func TestConformance(t *testing.T) {
 				return other
 			}))
 		})
+	}
+}
+
+// TestPutBlobDirect: a large blob stored in one call is written with
+// direct I/O too, through its unnamed file.
+func TestPutBlobDirect(t *testing.T) {
+	dir := t.TempDir()
+	if !fs.DirectSupported(dir) {
+		t.Skip("the filesystem of the test directory takes no O_DIRECT")
+	}
+	fs.SetDirectMin(t, 1<<20)
+	s, err := fs.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 6<<20+123)
+	for i := range data {
+		data[i] = byte(i * 7 / 3)
+	}
+	d := digest.FromBytes(data)
+	if _, err := s.PutBlob(t.Context(), d, bytes.NewReader(data), func(int64) error { return nil }); err != nil {
+		t.Fatalf("PutBlob: %v", err)
+	}
+	if got := fs.DirectBytes(s); got < 4<<20 {
+		t.Errorf("%d bytes written with direct I/O, want at least 4 MiB", got)
+	}
+	r, err := s.Open(t.Context(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes (err %v), want the %d put", len(got), err, len(data))
 	}
 }
 

@@ -17,9 +17,11 @@ import (
 //	    └── <id>                        an open upload: the bytes received so far
 //
 // A file under blobs/ always holds exactly the bytes of its digest: it gets
-// there only by rename(2) of a complete, fsync'd upload file, and blobs/ and
-// uploads/ sit on the same filesystem so the rename is atomic. Nothing else
-// (no temporary, lock or metadata file) ever lives under blobs/. Upload ids
+// there only by rename(2) of a complete, fsync'd upload file (blobs/ and
+// uploads/ sit on the same filesystem, so the rename is atomic) or, for a
+// blob stored in one call (PutBlob), by linkat(2) of a complete, fsync'd
+// unnamed O_TMPFILE file opened in its directory. Nothing else (no named
+// temporary, lock or metadata file) ever lives under blobs/. Upload ids
 // are restricted to [A-Za-z0-9_-]{1,128}, so an id is always a single path
 // element inside uploads/. Files whose names break these rules are ignored by
 // Walk and WalkUploads.

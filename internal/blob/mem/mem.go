@@ -7,6 +7,7 @@ import (
 	_ "crypto/sha512"
 	"fmt"
 	"io"
+	"io/fs"
 	"sync"
 	"time"
 
@@ -94,7 +95,7 @@ func (s *Store) CreateUpload(ctx context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.uploads[id]; ok {
-		return fmt.Errorf("blob/mem: upload %q already exists", id)
+		return fmt.Errorf("blob/mem: upload %q already exists: %w", id, fs.ErrExist)
 	}
 	s.uploads[id] = &entry{mod: time.Now()}
 	return nil
