@@ -92,6 +92,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Upstream:        upstreams,
 		UpstreamTimeout: cfg.Proxy.Timeout,
 		SpoolDir:        spoolDir(cfg),
+		UploadMaxAge:    cfg.Storage.UploadMaxAge,
 	}, log)
 	mux := http.NewServeMux()
 	rec := audit.New(md, log, 10000)

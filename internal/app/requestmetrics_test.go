@@ -98,10 +98,26 @@ func TestRequestMetrics(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	req, _ = http.NewRequest("POST", base+"/v2/team/app/blobs/uploads/", nil)
-	req.SetBasicAuth("admin", testAdminPassword)
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 202 {
-		t.Fatalf("start upload: %v %v", resp, err)
+	// A session counts once it holds bytes: a POST alone writes nothing.
+	for _, body := range []string{"", "some bytes"} {
+		req, _ = http.NewRequest("POST", base+"/v2/team/app/blobs/uploads/", nil)
+		req.SetBasicAuth("admin", testAdminPassword)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 202 {
+			t.Fatalf("start upload: %v %v", resp, err)
+		}
+		resp.Body.Close()
+		if body == "" {
+			continue
+		}
+		loc, _ := resp.Location()
+		req, _ = http.NewRequest("PATCH", loc.String(), strings.NewReader(body))
+		req.SetBasicAuth("admin", testAdminPassword)
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 202 {
+			t.Fatalf("PATCH upload: %v %v", resp, err)
+		} else {
+			resp.Body.Close()
+		}
 	}
 	if err := a.meta.Update(context.Background(), func(tx meta.Tx) error { return tx.SetProjectQuota("team", 1<<30) }); err != nil {
 		t.Fatal(err)

@@ -239,6 +239,8 @@ type UploadReader interface {
 	UploadsUpdatedBefore(t time.Time) ([]Upload, error)
 	// CountUploads is how many sessions there are.
 	CountUploads() (int, error)
+	// UploadEnded says whether EndUpload recorded the id.
+	UploadEnded(id string) (bool, error)
 }
 
 type UploadWriter interface {
@@ -247,6 +249,14 @@ type UploadWriter interface {
 	UpdateUpload(u Upload) error
 	// DeleteUpload removes the session; ErrNotFound if it did not exist.
 	DeleteUpload(id string) error
+	// EndUpload records that the session id is over (finished or cancelled),
+	// whether or not it ever had a row: sessions that start without one
+	// (their id says all there is to know) are refused by this record once
+	// over. Recording an id twice is not an error.
+	EndUpload(id string, at time.Time) error
+	// PurgeUploadEnds deletes the records of sessions ended before t and
+	// returns how many it deleted.
+	PurgeUploadEnds(before time.Time) (int, error)
 }
 
 // Event is one change recorded in the outbox in the same transaction as the

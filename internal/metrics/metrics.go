@@ -135,7 +135,7 @@ func (m *Metrics) WatchStorage(src CountSource, log *slog.Logger) {
 	m.reg.MustRegister(&countCollector{desc: storageDesc, src: src, log: log})
 }
 
-var uploadsDesc = prometheus.NewDesc("berth_upload_sessions", "Blob upload sessions open (started and neither finished, cancelled nor purged yet), across the cluster.", nil, nil)
+var uploadsDesc = prometheus.NewDesc("berth_upload_sessions", "Blob upload sessions holding bytes (sent in a PATCH, and neither finished, cancelled nor purged yet), across the cluster; a session that has only been started is not counted.", nil, nil)
 
 // WatchUploads exports the number of open upload sessions src reports, read
 // at scrape time (a failed read is logged and leaves the gauge out).

@@ -11,7 +11,9 @@ import (
 
 // PurgeUploads removes upload sessions idle for longer than maxAge, and
 // driver uploads older than maxAge that no session owns (left by a crash or
-// by an interrupted single-request push). It returns how many it removed.
+// by an interrupted single-request push), and the records of ended sessions
+// once no id they refuse can be accepted. It returns how many sessions and
+// driver uploads it removed.
 func (s *Service) PurgeUploads(ctx context.Context, maxAge time.Duration) (int, error) {
 	cutoff := s.opts.Now().Add(-maxAge)
 	var stale []meta.Upload
@@ -23,10 +25,21 @@ func (s *Service) PurgeUploads(ctx context.Context, maxAge time.Duration) (int, 
 	if err != nil {
 		return 0, err
 	}
+	// Records of ended sessions outlive every id they could refuse: an id
+	// is accepted until uploadMaxAge after its start, which lies at most
+	// idClockSkew after the end (another node's clock).
+	keep := max(maxAge, s.uploadMaxAge()) + idClockSkew
+	err = s.meta.Update(ctx, func(tx meta.Tx) error {
+		_, err := tx.PurgeUploadEnds(s.opts.Now().Add(-keep))
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
 	removed := 0
 	for _, u := range stale {
 		unlock := s.lockUpload(u.ID)
-		s.abort(ctx, u.ID)
+		s.discard(ctx, u.ID, false)
 		unlock()
 		removed++
 	}
@@ -54,7 +67,7 @@ func (s *Service) PurgeUploads(ctx context.Context, maxAge time.Duration) (int, 
 			continue
 		}
 		unlock := s.lockUpload(id)
-		s.abort(ctx, id)
+		s.discard(ctx, id, false)
 		unlock()
 		removed++
 	}

@@ -44,6 +44,17 @@ type Options struct {
 	// SpoolDir holds the blobs being fetched from upstreams while clients
 	// read them (default: the system's temporary directory).
 	SpoolDir string
+	// UploadMaxAge is the age after which upload sessions are purged
+	// (default 24 h); ids of sessions without a row expire with it.
+	UploadMaxAge time.Duration
+}
+
+// uploadMaxAge is Options.UploadMaxAge or its default.
+func (s *Service) uploadMaxAge() time.Duration {
+	if s.opts.UploadMaxAge > 0 {
+		return s.opts.UploadMaxAge
+	}
+	return 24 * time.Hour
 }
 
 // TagPolicy decides whether a tag may change: the admission check the core

@@ -15,6 +15,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/blob"
+	"github.com/berth-registry/berth/internal/blob/fs"
 	"github.com/berth-registry/berth/internal/blob/mem"
 	"github.com/berth-registry/berth/internal/errcode"
 	"github.com/berth-registry/berth/internal/meta"
@@ -194,14 +195,23 @@ func TestPurgeUploads(t *testing.T) {
 	ctx := context.Background()
 	st := newStores(t)
 	now := time.Now()
-	svc := st.service(Options{Now: func() time.Time { return now }})
+	svc := st.service(Options{Now: func() time.Time { return now }, UploadMaxAge: time.Hour})
+	// a session with a row (it holds bytes) and one without (POST only)
 	old, _ := svc.StartUpload(ctx, "r", "")
+	if _, err := svc.WriteUpload(ctx, "r", old.ID, 0, 3, strings.NewReader("abc")); err != nil {
+		t.Fatal(err)
+	}
+	oldEmpty, _ := svc.StartUpload(ctx, "r", "")
 	// an orphaned driver upload with no session (a crash mid single-request push)
 	if err := st.blobs.CreateUpload(ctx, "orphan"); err != nil {
 		t.Fatal(err)
 	}
 	now = now.Add(2 * time.Hour)
 	fresh, _ := svc.StartUpload(ctx, "r", "")
+	if _, err := svc.WriteUpload(ctx, "r", fresh.ID, 0, 3, strings.NewReader("abc")); err != nil {
+		t.Fatal(err)
+	}
+	freshEmpty, _ := svc.StartUpload(ctx, "r", "")
 	// mem uploads carry wall-clock mod times; purge with a cutoff in the future of them
 	n, err := svc.PurgeUploads(ctx, time.Hour)
 	if err != nil {
@@ -210,11 +220,192 @@ func TestPurgeUploads(t *testing.T) {
 	if n < 2 {
 		t.Fatalf("purged %d, want the stale session and the orphan", n)
 	}
-	if _, err := svc.UploadStatus(ctx, "r", old.ID); codeOf(err) != "BLOB_UPLOAD_UNKNOWN" {
-		t.Fatalf("stale session survived: %v", err)
+	for _, id := range []string{old.ID, oldEmpty.ID} {
+		if _, err := svc.UploadStatus(ctx, "r", id); codeOf(err) != "BLOB_UPLOAD_UNKNOWN" {
+			t.Fatalf("stale session %s survived: %v", id, err)
+		}
 	}
-	if _, err := svc.UploadStatus(ctx, "r", fresh.ID); err != nil {
-		t.Fatalf("fresh session purged: %v", err)
+	for _, id := range []string{fresh.ID, freshEmpty.ID} {
+		if _, err := svc.UploadStatus(ctx, "r", id); err != nil {
+			t.Fatalf("fresh session %s purged: %v", id, err)
+		}
+	}
+}
+
+// TestSessionsWithoutRows: a POST writes nothing; the id alone carries the
+// session until bytes arrive; an ended session's id is refused, and the
+// record of its end is purged once the id has expired anyway. On a store
+// with PutBlob (fs) and one without (mem).
+func TestSessionsWithoutRows(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name  string
+		blobs func(t *testing.T) blob.Store
+	}{
+		{"mem", func(*testing.T) blob.Store { return mem.New() }},
+		{"fs", func(t *testing.T) blob.Store {
+			s, err := fs.New(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st := newStores(t)
+			st.blobs = c.blobs(t)
+			now := time.Now()
+			svc := st.service(Options{Now: func() time.Time { return now }, UploadMaxAge: time.Hour})
+			data := randomBytes(t, 70_000)
+			d := digest.FromBytes(data)
+			unknown := func(t *testing.T, what string, err error) {
+				t.Helper()
+				if codeOf(err) != "BLOB_UPLOAD_UNKNOWN" {
+					t.Errorf("%s: error = %v, want BLOB_UPLOAD_UNKNOWN", what, err)
+				}
+			}
+			start := func(t *testing.T) string {
+				t.Helper()
+				up, err := svc.StartUpload(ctx, "team/app", "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return up.ID
+			}
+			counts := func(t *testing.T) (rows, driver int) {
+				t.Helper()
+				if err := st.meta.View(ctx, func(r meta.Reader) (err error) { rows, err = r.CountUploads(); return err }); err != nil {
+					t.Fatal(err)
+				}
+				if err := st.blobs.WalkUploads(ctx, func(blob.UploadInfo) error { driver++; return nil }); err != nil {
+					t.Fatal(err)
+				}
+				return rows, driver
+			}
+
+			t.Run("POST then PUT writes no session", func(t *testing.T) {
+				id := start(t)
+				if rows, driver := counts(t); rows != 0 || driver != 0 {
+					t.Fatalf("after POST: %d session rows, %d driver uploads; want none", rows, driver)
+				}
+				if up, err := svc.UploadStatus(ctx, "team/app", id); err != nil || up.Offset != 0 {
+					t.Fatalf("status of a fresh session = %+v, %v", up, err)
+				}
+				unknown(t, "status in another repository", func() error { _, err := svc.UploadStatus(ctx, "team/other", id); return err }())
+				info, err := svc.FinishUpload(ctx, "team/app", id, d, int64(len(data)), bytes.NewReader(data))
+				if err != nil || info.Digest != d || info.Size != int64(len(data)) {
+					t.Fatalf("PUT = %+v, %v", info, err)
+				}
+				if _, err := svc.StatBlob(ctx, "team/app", d); err != nil {
+					t.Fatalf("blob after PUT: %v", err)
+				}
+				if rows, driver := counts(t); rows != 0 || driver != 0 {
+					t.Errorf("after PUT: %d session rows, %d driver uploads; want none", rows, driver)
+				}
+				unknown(t, "status after PUT", func() error { _, err := svc.UploadStatus(ctx, "team/app", id); return err }())
+				unknown(t, "PATCH after PUT", func() error {
+					_, err := svc.WriteUpload(ctx, "team/app", id, -1, 1, strings.NewReader("x"))
+					return err
+				}())
+				unknown(t, "PUT again", func() error {
+					_, err := svc.FinishUpload(ctx, "team/app", id, d, int64(len(data)), bytes.NewReader(data))
+					return err
+				}())
+			})
+			t.Run("PATCH saves a row, PUT ends it", func(t *testing.T) {
+				id := start(t)
+				if up, err := svc.WriteUpload(ctx, "team/app", id, 0, 1000, bytes.NewReader(data[:1000])); err != nil || up.Offset != 1000 {
+					t.Fatalf("PATCH = %+v, %v", up, err)
+				}
+				if rows, _ := counts(t); rows != 1 {
+					t.Fatalf("%d session rows after the first PATCH, want 1", rows)
+				}
+				if up, err := svc.UploadStatus(ctx, "team/app", id); err != nil || up.Offset != 1000 {
+					t.Fatalf("status = %+v, %v", up, err)
+				}
+				if _, err := svc.FinishUpload(ctx, "team/app", id, d, -1, bytes.NewReader(data[1000:])); err != nil {
+					t.Fatalf("PUT: %v", err)
+				}
+				if rows, driver := counts(t); rows != 0 || driver != 0 {
+					t.Errorf("after PUT: %d session rows, %d driver uploads; want none", rows, driver)
+				}
+				unknown(t, "status after PUT", func() error { _, err := svc.UploadStatus(ctx, "team/app", id); return err }())
+			})
+			t.Run("cancel", func(t *testing.T) {
+				id := start(t)
+				if err := svc.CancelUpload(ctx, "team/app", id); err != nil {
+					t.Fatalf("DELETE of a fresh session: %v", err)
+				}
+				unknown(t, "DELETE again", svc.CancelUpload(ctx, "team/app", id))
+				unknown(t, "PATCH after DELETE", func() error {
+					_, err := svc.WriteUpload(ctx, "team/app", id, 0, 1, strings.NewReader("x"))
+					return err
+				}())
+			})
+			t.Run("wrong digest ends the session", func(t *testing.T) {
+				id := start(t)
+				other := digest.FromString("something else")
+				if _, err := svc.FinishUpload(ctx, "team/app", id, other, int64(len(data)), bytes.NewReader(data)); codeOf(err) != "DIGEST_INVALID" {
+					t.Fatalf("PUT with a wrong digest: %v", err)
+				}
+				if _, err := svc.StatBlob(ctx, "team/app", other); codeOf(err) != "BLOB_UNKNOWN" {
+					t.Errorf("blob visible after a refused PUT: %v", err)
+				}
+				unknown(t, "status after a refused PUT", func() error { _, err := svc.UploadStatus(ctx, "team/app", id); return err }())
+				if _, driver := counts(t); driver != 0 {
+					t.Errorf("%d driver uploads after a refused PUT, want none", driver)
+				}
+			})
+			t.Run("forged and expired ids", func(t *testing.T) {
+				future := newRowlessID("team/app", digest.SHA256, now.Add(10*time.Minute))
+				unknown(t, "id from the future", func() error { _, err := svc.UploadStatus(ctx, "team/app", future); return err }())
+				skewed := newRowlessID("team/app", digest.SHA256, now.Add(30*time.Second))
+				if _, err := svc.UploadStatus(ctx, "team/app", skewed); err != nil {
+					t.Errorf("id of a node whose clock is 30 s ahead: %v", err)
+				}
+				bad := []byte(start(t))
+				bad[0] ^= 1 // another version byte
+				unknown(t, "mangled id", func() error { _, err := svc.UploadStatus(ctx, "team/app", string(bad)); return err }())
+				unknown(t, "unknown old-style id", func() error {
+					_, err := svc.UploadStatus(ctx, "team/app", "0123456789abcdef0123456789abcdef")
+					return err
+				}())
+				old := start(t)
+				now = now.Add(time.Hour + time.Second)
+				unknown(t, "expired id", func() error { _, err := svc.UploadStatus(ctx, "team/app", old); return err }())
+			})
+			t.Run("ended records are purged after the ids expire", func(t *testing.T) {
+				id := start(t)
+				if err := svc.CancelUpload(ctx, "team/app", id); err != nil {
+					t.Fatal(err)
+				}
+				ended := func() bool {
+					t.Helper()
+					var e bool
+					if err := st.meta.View(ctx, func(r meta.Reader) (err error) { e, err = r.UploadEnded(id); return err }); err != nil {
+						t.Fatal(err)
+					}
+					return e
+				}
+				if !ended() {
+					t.Fatalf("cancel left no record of the end")
+				}
+				now = now.Add(time.Hour) // the id is still accepted until now+skew: keep the record
+				if _, err := svc.PurgeUploads(ctx, time.Hour); err != nil {
+					t.Fatal(err)
+				}
+				if !ended() {
+					t.Fatalf("the record went while the id could still be accepted")
+				}
+				now = now.Add(idClockSkew + time.Second)
+				if _, err := svc.PurgeUploads(ctx, time.Hour); err != nil {
+					t.Fatal(err)
+				}
+				if ended() {
+					t.Errorf("the record outlived the id")
+				}
+			})
+		})
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"net/http"
 	"strings"
 
@@ -24,6 +25,13 @@ type UploadState struct {
 	ID     string
 	Repo   string
 	Offset int64 // bytes received so far
+}
+
+// Putter is an optional blob store capability: storing a whole blob in one
+// call, visible under d only once check accepts the n bytes copied from r
+// (check's error is returned as it is). A blob already stored is kept.
+type Putter interface {
+	PutBlob(ctx context.Context, d digest.Digest, r io.Reader, check func(n int64) error) (int64, error)
 }
 
 // UploadReader is an optional blob store capability: reading back what an
@@ -78,8 +86,13 @@ func (s *Service) StartUpload(ctx context.Context, repo string, alg digest.Algor
 	if err := s.checkUploadQuota(ctx, repo, "", -1); err != nil {
 		return UploadState{}, err
 	}
-	id := newUploadID()
 	now := s.opts.Now()
+	if id := newRowlessID(repo, alg, now); id != "" {
+		// Nothing to write: the session lives in its id until a PATCH
+		// saves progress (see uploadid.go).
+		return UploadState{ID: id, Repo: repo}, nil
+	}
+	id := newUploadID()
 	// The metadata row first: a driver upload without a row is purged by age,
 	// a row without a driver upload answers BLOB_UPLOAD_UNKNOWN.
 	// Session state is cheap to lose (the client starts the upload again),
@@ -91,28 +104,62 @@ func (s *Service) StartUpload(ctx context.Context, repo string, alg digest.Algor
 		return UploadState{}, err
 	}
 	if err := s.blobs.CreateUpload(ctx, id); err != nil {
-		s.dropSession(ctx, id)
+		s.dropSession(ctx, id, false)
 		return UploadState{}, storageErr(err)
 	}
 	return UploadState{ID: id, Repo: repo}, nil
 }
 
-func (s *Service) session(ctx context.Context, repo, id string) (meta.Upload, error) {
-	var u meta.Upload
-	err := s.meta.View(ctx, func(r meta.Reader) error {
+// session returns the upload session id of repo. fresh reports a session
+// that so far lives only in its id: no row, no driver upload, no bytes.
+func (s *Service) session(ctx context.Context, repo, id string) (u meta.Upload, fresh bool, err error) {
+	rid, rowless := parseRowlessID(id)
+	ended := false
+	err = s.meta.View(ctx, func(r meta.Reader) error {
 		var err error
 		u, err = r.Upload(id)
+		if rowless && errors.Is(err, meta.ErrNotFound) {
+			if ended, err = r.UploadEnded(id); err == nil {
+				err = meta.ErrNotFound
+			}
+		}
 		return err
 	})
-	if errors.Is(err, meta.ErrNotFound) || (err == nil && u.Repo != repo) {
-		return meta.Upload{}, errcode.BlobUploadUnknown.New()
+	switch {
+	case err == nil && u.Repo == repo:
+		return u, false, nil
+	case err != nil && !errors.Is(err, meta.ErrNotFound):
+		return meta.Upload{}, false, err
+	case err != nil && rowless && !ended && rid.accepts(repo, s.opts.Now(), s.uploadMaxAge()):
+		return meta.Upload{ID: id, Repo: repo, Algorithm: rid.alg, CreatedAt: rid.start, UpdatedAt: rid.start}, true, nil
 	}
-	return u, err
+	return meta.Upload{}, false, errcode.BlobUploadUnknown.New()
+}
+
+// createDriverUpload creates the driver upload of a fresh session. One may
+// exist already: a PATCH that failed before saving the session's row.
+func (s *Service) createDriverUpload(ctx context.Context, id string) error {
+	if err := s.blobs.CreateUpload(ctx, id); err != nil && !errors.Is(err, fs.ErrExist) {
+		return storageErr(err)
+	}
+	return nil
+}
+
+// endSession deletes the session's row, if any, and records a session
+// without one as over, so its id is refused from now on.
+func (s *Service) endSession(tx meta.Tx, id string) error {
+	if err := tx.DeleteUpload(id); err != nil && !errors.Is(err, meta.ErrNotFound) {
+		return err
+	}
+	if _, rowless := parseRowlessID(id); rowless {
+		return tx.EndUpload(id, s.opts.Now())
+	}
+	return nil
 }
 
 // UploadStatus reports how much of an upload the registry holds.
 func (s *Service) UploadStatus(ctx context.Context, repo, id string) (UploadState, error) {
-	u, err := s.session(ctx, repo, id)
+	u, _, err := s.session(ctx, repo, id)
 	if err != nil {
 		return UploadState{}, err
 	}
@@ -124,7 +171,7 @@ func (s *Service) UploadStatus(ctx context.Context, repo, id string) (UploadStat
 // upload ends is refused with 416. length is the declared length (-1 unknown).
 func (s *Service) WriteUpload(ctx context.Context, repo, id string, start, length int64, r io.Reader) (UploadState, error) {
 	defer s.lockUpload(id)()
-	u, err := s.session(ctx, repo, id)
+	u, fresh, err := s.session(ctx, repo, id)
 	if err != nil {
 		return UploadState{}, err
 	}
@@ -136,7 +183,12 @@ func (s *Service) WriteUpload(ctx context.Context, repo, id string, start, lengt
 	if err != nil {
 		return UploadState{}, err
 	}
-	if err := s.appendChunk(ctx, &u, h, length, r, true); err != nil {
+	if fresh && length != 0 {
+		if err := s.createDriverUpload(ctx, id); err != nil {
+			return UploadState{}, err
+		}
+	}
+	if err := s.appendChunk(ctx, &u, fresh, h, length, r, true); err != nil {
 		return UploadState{}, err
 	}
 	return UploadState{ID: id, Repo: repo, Offset: u.Offset}, nil
@@ -144,8 +196,9 @@ func (s *Service) WriteUpload(ctx context.Context, repo, id string, start, lengt
 
 // appendChunk streams r into the upload through the hash and, when save is
 // set, records the new offset and hash state in the session (a closing PUT
-// does not: the session is deleted in the same breath).
-func (s *Service) appendChunk(ctx context.Context, u *meta.Upload, h hash.Hash, length int64, r io.Reader, save bool) error {
+// does not: the session is deleted in the same breath). The first bytes of
+// a fresh session create its row.
+func (s *Service) appendChunk(ctx context.Context, u *meta.Upload, fresh bool, h hash.Hash, length int64, r io.Reader, save bool) error {
 	if err := s.checkSize(u.Offset, length); err != nil {
 		return err
 	}
@@ -170,6 +223,19 @@ func (s *Service) appendChunk(ctx context.Context, u *meta.Upload, h hash.Hash, 
 	}
 	u.HashState = state
 	u.UpdatedAt = s.opts.Now()
+	if fresh {
+		return s.meta.UpdateAsync(ctx, func(tx meta.Tx) error {
+			// Finished or cancelled meanwhile (another node, a
+			// misbehaving client): the session is over.
+			if ended, err := tx.UploadEnded(u.ID); err != nil || ended {
+				if err == nil {
+					err = errcode.BlobUploadUnknown.New()
+				}
+				return err
+			}
+			return tx.CreateUpload(*u)
+		})
+	}
 	return s.meta.UpdateAsync(ctx, func(tx meta.Tx) error { return tx.UpdateUpload(*u) })
 }
 
@@ -257,15 +323,25 @@ func (m *maxReader) Read(p []byte) (int, error) {
 // and commits the blob into repo.
 func (s *Service) FinishUpload(ctx context.Context, repo, id string, d digest.Digest, length int64, r io.Reader) (blob.Info, error) {
 	defer s.lockUpload(id)()
-	u, err := s.session(ctx, repo, id)
+	u, fresh, err := s.session(ctx, repo, id)
 	if err != nil {
 		return blob.Info{}, err
+	}
+	if fresh {
+		if p, ok := s.blobs.(Putter); ok && u.Algorithm == d.Algorithm() {
+			// The whole blob in this request (POST, then PUT with the
+			// body): no driver upload, no session row.
+			return s.putWhole(ctx, p, repo, d, length, r, id)
+		}
+		if err := s.createDriverUpload(ctx, id); err != nil {
+			return blob.Info{}, err
+		}
 	}
 	h, err := restoreHash(u.Algorithm, u.HashState)
 	if err != nil {
 		return blob.Info{}, err
 	}
-	if err := s.appendChunk(ctx, &u, h, length, r, false); err != nil {
+	if err := s.appendChunk(ctx, &u, false, h, length, r, false); err != nil {
 		return blob.Info{}, err
 	}
 	got, err := s.uploadDigest(ctx, &u, h, d.Algorithm())
@@ -299,10 +375,7 @@ func (s *Service) FinishUpload(ctx context.Context, repo, id string, d digest.Di
 		if err := s.linkBlob(ctx, tx, repo, d, u.Offset); err != nil {
 			return err
 		}
-		if err := tx.DeleteUpload(id); err != nil && !errors.Is(err, meta.ErrNotFound) {
-			return err
-		}
-		return nil
+		return s.endSession(tx, id)
 	})
 	if err == nil && replaced {
 		err = s.liftQuarantine(ctx, d)
@@ -331,24 +404,36 @@ func (s *Service) uploadDigest(ctx context.Context, u *meta.Upload, h hash.Hash,
 // CancelUpload discards an upload session.
 func (s *Service) CancelUpload(ctx context.Context, repo, id string) error {
 	defer s.lockUpload(id)()
-	if _, err := s.session(ctx, repo, id); err != nil {
+	if _, _, err := s.session(ctx, repo, id); err != nil {
 		return err
 	}
 	s.abort(ctx, id)
 	return nil
 }
 
-// abort removes an upload from the blob store and the index, best effort.
+// abort ends an upload session: it removes the driver upload and the
+// session's row and makes its id unusable, best effort.
 func (s *Service) abort(ctx context.Context, id string) {
+	s.discard(ctx, id, true)
+}
+
+// discard removes an upload from the blob store and the index, best effort;
+// end also records the session as over (a purge need not: ids expire).
+func (s *Service) discard(ctx context.Context, id string, end bool) {
 	ctx = context.WithoutCancel(ctx)
 	if err := s.blobs.AbortUpload(ctx, id); err != nil && !errors.Is(err, blob.ErrUploadNotFound) {
 		s.log.WarnContext(ctx, "aborting upload failed", "upload", id, "err", err)
 	}
-	s.dropSession(ctx, id)
+	s.dropSession(ctx, id, end)
 }
 
-func (s *Service) dropSession(ctx context.Context, id string) {
-	err := s.meta.UpdateAsync(context.WithoutCancel(ctx), func(tx meta.Tx) error { return tx.DeleteUpload(id) })
+func (s *Service) dropSession(ctx context.Context, id string, end bool) {
+	err := s.meta.UpdateAsync(context.WithoutCancel(ctx), func(tx meta.Tx) error {
+		if end {
+			return s.endSession(tx, id)
+		}
+		return tx.DeleteUpload(id)
+	})
 	if err != nil && !errors.Is(err, meta.ErrNotFound) {
 		s.log.WarnContext(ctx, "deleting upload session failed", "upload", id, "err", err)
 	}
@@ -363,6 +448,9 @@ func (s *Service) PutBlob(ctx context.Context, repo string, d digest.Digest, len
 	}
 	if err := s.checkSize(0, length); err != nil {
 		return blob.Info{}, err
+	}
+	if p, ok := s.blobs.(Putter); ok {
+		return s.putWhole(ctx, p, repo, d, length, r, "")
 	}
 	if length >= 0 {
 		if err := s.checkUploadQuota(ctx, repo, d, length); err != nil {
@@ -419,4 +507,71 @@ func (s *Service) linkBlob(ctx context.Context, tx meta.Tx, repo string, d diges
 		return err
 	}
 	return tx.LinkBlob(repo, d, size)
+}
+
+// putWhole stores a blob sent whole in one request with the store's
+// PutBlob: it is hashed as it is copied, and becomes visible only once its
+// size, digest and the project's quota are checked; then it is linked to
+// repo. session, when not "", is the fresh upload session the request
+// finishes: it ends with the link, or when the blob is refused.
+func (s *Service) putWhole(ctx context.Context, p Putter, repo string, d digest.Digest, length int64, r io.Reader, session string) (blob.Info, error) {
+	if err := s.checkSize(0, length); err != nil {
+		return blob.Info{}, err
+	}
+	if length >= 0 {
+		if err := s.checkUploadQuota(ctx, repo, d, length); err != nil {
+			return blob.Info{}, err
+		}
+	}
+	h := d.Algorithm().Hash()
+	var refused, replaced bool
+	n, err := p.PutBlob(ctx, d, io.TeeReader(s.limit(r, 0), h), func(n int64) error {
+		err := s.checkWhole(ctx, repo, d, length, n, h)
+		if err == nil {
+			replaced, err = s.replaceQuarantined(ctx, d)
+			if err != nil {
+				return storageErr(err)
+			}
+		}
+		refused = err != nil
+		return err
+	})
+	if err != nil {
+		if refused && session != "" {
+			s.abort(ctx, session)
+		}
+		var e *errcode.Error
+		if errors.As(err, &e) {
+			return blob.Info{}, e
+		}
+		return blob.Info{}, storageErr(err)
+	}
+	err = s.meta.Update(ctx, func(tx meta.Tx) error {
+		if err := s.linkBlob(ctx, tx, repo, d, n); err != nil {
+			return err
+		}
+		if session != "" {
+			return s.endSession(tx, session)
+		}
+		return nil
+	})
+	if err == nil && replaced {
+		err = s.liftQuarantine(ctx, d)
+	}
+	return blob.Info{Digest: d, Size: n}, err
+}
+
+// checkWhole checks a blob received whole: n bytes where the client said
+// length (-1: unsaid), hashing to d, within the project's quota.
+func (s *Service) checkWhole(ctx context.Context, repo string, d digest.Digest, length, n int64, h hash.Hash) error {
+	if length >= 0 && n != length {
+		return errcode.SizeInvalid.Errorf("received %d bytes, Content-Length said %d", n, length)
+	}
+	if got := digest.NewDigest(d.Algorithm(), h); got != d {
+		return errcode.DigestInvalid.Errorf("content has digest %s, not %s", got, d)
+	}
+	if length < 0 {
+		return s.checkUploadQuota(ctx, repo, d, n)
+	}
+	return nil
 }

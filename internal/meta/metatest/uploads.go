@@ -109,6 +109,44 @@ var uploadTests = []test{
 			return err
 		})
 	}},
+	{"ended sessions", func(t *testing.T, s meta.Store) {
+		ended := func(id string) bool {
+			t.Helper()
+			var e bool
+			view(t, s, func(r meta.Reader) (err error) { e, err = r.UploadEnded(id); return err })
+			return e
+		}
+		if ended("a") {
+			t.Fatalf("UploadEnded of an unknown id = true")
+		}
+		update(t, s, func(tx meta.Tx) error {
+			if err := tx.EndUpload("a", t0); err != nil {
+				return err
+			}
+			if err := tx.EndUpload("b", t0.Add(time.Hour)); err != nil {
+				return err
+			}
+			return tx.EndUpload("a", t0.Add(2*time.Hour)) // again: no error, keeps the first time
+		})
+		if !ended("a") || !ended("b") || ended("c") {
+			t.Fatalf("UploadEnded a, b, c = %v, %v, %v; want true, true, false", ended("a"), ended("b"), ended("c"))
+		}
+		purge := func(before time.Time) int {
+			t.Helper()
+			var n int
+			update(t, s, func(tx meta.Tx) (err error) { n, err = tx.PurgeUploadEnds(before); return err })
+			return n
+		}
+		if n := purge(t0); n != 0 {
+			t.Errorf("PurgeUploadEnds(t0) deleted %d, want 0 (nothing ended before t0)", n)
+		}
+		if n := purge(t0.Add(time.Minute)); n != 1 {
+			t.Errorf("PurgeUploadEnds(t0+1m) deleted %d, want 1", n)
+		}
+		if ended("a") || !ended("b") {
+			t.Errorf("after the purge UploadEnded a, b = %v, %v; want false, true", ended("a"), ended("b"))
+		}
+	}},
 	{"missing", func(t *testing.T, s meta.Store) {
 		view(t, s, func(r meta.Reader) error {
 			_, err := r.Upload("nope")

@@ -38,7 +38,8 @@ const selectSchemaVersion = `SELECT COALESCE(MAX(version), 0) FROM schema_migrat
 // ever appended; a released migration is never edited.
 func CoreMigrations() []Migration {
 	return append(baseMigrations(), pullStatsMigration(), quotaMigration(), retentionMigration(), webhookMigration(),
-		manifestSeenMigration(), proxyMigration(), replicationMigration(), signatureMigration(), scanMigration(), scannersMigration())
+		manifestSeenMigration(), proxyMigration(), replicationMigration(), signatureMigration(), scanMigration(), scannersMigration(),
+		uploadEndsMigration())
 }
 
 // baseMigrations are versions 1 to 7; each later one has its own function

@@ -15,6 +15,9 @@ const (
 	qUploadCreate  = `INSERT INTO uploads (id, repo, algorithm, byte_offset, hash_state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
 	qUploadUpdate  = `UPDATE uploads SET byte_offset = ?, hash_state = ?, updated_at = ? WHERE id = ?`
 	qUploadDelete  = `DELETE FROM uploads WHERE id = ?`
+	qUploadEnd     = `INSERT INTO upload_ends (id, ended_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`
+	qUploadEnded   = `SELECT COUNT(*) FROM upload_ends WHERE id = ?`
+	qUploadEndsDel = `DELETE FROM upload_ends WHERE ended_at < ?`
 
 	qEventInsert  = `INSERT INTO events (kind, repo, digest, tag, media_type, size, created_at, actor, addr, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qEventsAfter  = `SELECT id, kind, repo, digest, tag, media_type, size, created_at, actor, addr, detail FROM events WHERE id > ? ORDER BY id`
@@ -99,6 +102,48 @@ func (t *txn) UpdateUpload(u meta.Upload) error {
 
 func (t *txn) DeleteUpload(id string) error {
 	return t.execOne("delete upload "+id, qUploadDelete, id)
+}
+
+func uploadEndsMigration() Migration {
+	return Migration{
+		Version: 18,
+		Name:    "ended upload sessions",
+		Statements: []string{
+			// Sessions that begin without a row (the id carries their
+			// repository, algorithm and start) are refused once this
+			// records them as finished or cancelled; rows go once the id
+			// is too old to be accepted anyway.
+			`CREATE TABLE upload_ends (
+				id ` + TypeKeyText + ` PRIMARY KEY,
+				ended_at BIGINT NOT NULL
+			)`,
+			`CREATE INDEX upload_ends_ended_at ON upload_ends (ended_at)`,
+		},
+	}
+}
+
+func (t *txn) EndUpload(id string, at time.Time) error {
+	if _, err := t.exec(qUploadEnd, id, nanos(at)); err != nil {
+		return fmt.Errorf("meta: end upload %s: %w", id, err)
+	}
+	return nil
+}
+
+func (t *txn) UploadEnded(id string) (bool, error) {
+	var n int
+	if err := t.queryRow(qUploadEnded, []any{id}, &n); err != nil {
+		return false, fmt.Errorf("meta: upload %s ended: %w", id, err)
+	}
+	return n > 0, nil
+}
+
+func (t *txn) PurgeUploadEnds(before time.Time) (int, error) {
+	res, err := t.exec(qUploadEndsDel, before.UnixNano())
+	if err != nil {
+		return 0, fmt.Errorf("meta: purge ended uploads: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
 // AppendEvent adds e to the outbox; the store assigns the ID, and a zero
