@@ -249,8 +249,11 @@ run_one() {
 		stop_server "$dest_pid"
 		rm -rf "$dir/dest/data"
 	fi
-	# Free the page cache the run filled so the next one starts alike.
+	# Free the page cache the run filled so the next one starts alike, and
+	# wait for the deletion's metadata writeback (a tree of ~150,000 files
+	# after a full run) so that it does not run during the next slot.
 	rm -rf "$dir/data"
+	sync
 }
 
 # start_cluster DIR PORT: berth on the PostgreSQL and S3 servers below.
@@ -266,6 +269,9 @@ start_cluster() {
 	pids+=("$server_pid")
 }
 
+# The builds above leave dirty pages behind: write them out before the
+# first slot, as the deletion after each slot is before the next one.
+sync
 run_one reference reference "$@"
 run_one berth "$candidate" "$@"
 
