@@ -253,10 +253,11 @@ type UploadWriter interface {
 	// whether or not it ever had a row: sessions that start without one
 	// (their id says all there is to know) are refused by this record once
 	// over. Recording an id twice is not an error.
-	EndUpload(id string, at time.Time) error
-	// PurgeUploadEnds deletes the records of sessions ended before t and
-	// returns how many it deleted.
-	PurgeUploadEnds(before time.Time) (int, error)
+	EndUpload(id string) error
+	// DeleteUploadEndsBefore deletes the records of the ids that sort
+	// before id (bytewise) and returns how many it deleted. (The registry
+	// makes ids that sort by their start time.)
+	DeleteUploadEndsBefore(id string) (int, error)
 }
 
 // Event is one change recorded in the outbox in the same transaction as the

@@ -26,11 +26,11 @@ func (s *Service) PurgeUploads(ctx context.Context, maxAge time.Duration) (int, 
 		return 0, err
 	}
 	// Records of ended sessions outlive every id they could refuse: an id
-	// is accepted until uploadMaxAge after its start, which lies at most
-	// idClockSkew after the end (another node's clock).
+	// is accepted until uploadMaxAge after its start by the clock of the
+	// node that checks it, which may be idClockSkew behind this one.
 	keep := max(maxAge, s.uploadMaxAge()) + idClockSkew
 	err = s.meta.Update(ctx, func(tx meta.Tx) error {
-		_, err := tx.PurgeUploadEnds(s.opts.Now().Add(-keep))
+		_, err := tx.DeleteUploadEndsBefore(idsBefore(s.opts.Now().Add(-keep)))
 		return err
 	})
 	if err != nil {

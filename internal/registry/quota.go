@@ -19,9 +19,10 @@ import (
 // this file refuses what would take a project over its quota:
 //
 //   - an upload does not start while the project is at or over its quota;
-//   - a blob sent in one request is refused before its bytes are stored
-//     when its declared size would take the project over, unless the
-//     project holds that blob already;
+//   - a blob sent in one request, and an upload's closing PUT (its
+//     declared length plus what the upload holds), is refused before its
+//     bytes are stored when that size would take the project over, unless
+//     the project holds the blob already (the session then ends);
 //   - a finished upload is checked again with its real size, and its bytes
 //     are discarded when refused;
 //   - a manifest push is checked in its own transaction, after the manifest
@@ -102,33 +103,36 @@ func (q quotaCheck) warning(repo string, after int64, at time.Time) (meta.Event,
 // quota or the blob would take it over. A blob the project holds already
 // (d set and counted) adds nothing and passes.
 func (s *Service) checkUploadQuota(ctx context.Context, repo string, d digest.Digest, size int64) error {
+	return s.meta.View(ctx, func(r meta.Reader) error { return uploadQuotaIn(r, repo, d, size) })
+}
+
+// uploadQuotaIn is checkUploadQuota reading through r.
+func uploadQuotaIn(r meta.Reader, repo string, d digest.Digest, size int64) error {
 	project := meta.ProjectOf(repo)
-	return s.meta.View(ctx, func(r meta.Reader) error {
-		quota, err := projectQuota(r, project)
-		if err != nil || quota <= 0 {
+	quota, err := projectQuota(r, project)
+	if err != nil || quota <= 0 {
+		return err
+	}
+	used, err := r.ProjectUsage(project)
+	if err != nil {
+		return err
+	}
+	if size < 0 {
+		if used >= quota {
+			return errcode.Denied.Errorf("quota exceeded: project %s uses %s of %s", project, FormatBytes(used), FormatBytes(quota))
+		}
+		return nil
+	}
+	if used+size <= quota {
+		return nil
+	}
+	if d != "" {
+		counted, err := r.UsageCounts(project, d)
+		if err != nil || counted {
 			return err
 		}
-		used, err := r.ProjectUsage(project)
-		if err != nil {
-			return err
-		}
-		if size < 0 {
-			if used >= quota {
-				return errcode.Denied.Errorf("quota exceeded: project %s uses %s of %s", project, FormatBytes(used), FormatBytes(quota))
-			}
-			return nil
-		}
-		if used+size <= quota {
-			return nil
-		}
-		if d != "" {
-			counted, err := r.UsageCounts(project, d)
-			if err != nil || counted {
-				return err
-			}
-		}
-		return quotaExceeded(project, used+size, used, quota)
-	})
+	}
+	return quotaExceeded(project, used+size, used, quota)
 }
 
 func quotaExceeded(project string, would, used, quota int64) error {

@@ -3,8 +3,8 @@ package registry
 import (
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -18,16 +18,16 @@ import (
 // the POST costs no session write at all. Finished and cancelled sessions
 // are recorded (meta EndUpload) so their ids are refused afterwards; ids
 // older than the upload age limit are refused anyway, so those records
-// are purged after it.
+// are purged after it: ids sort by their start, so that is one range.
 //
-// The id is base64url (no padding) of 34 bytes: version 1, algorithm code,
-// start in Unix nanoseconds (8, big-endian), the first 8 bytes of
+// The id is the hex of 34 bytes: the start in Unix nanoseconds (8,
+// big-endian), version 1, algorithm code, the first 8 bytes of
 // sha256(repository), 16 random bytes. Older ids (32 hex digits) always
 // have a row.
 
 const (
 	idVersion = 1
-	idBytes   = 1 + 1 + 8 + 8 + 16
+	idBytes   = 8 + 1 + 1 + 8 + 16
 	// idClockSkew is how far in the future an id's start may lie (the
 	// clocks of a cluster's nodes differ a little).
 	idClockSkew = time.Minute
@@ -61,30 +61,38 @@ func newRowlessID(repo string, alg digest.Algorithm, now time.Time) string {
 		return ""
 	}
 	var b [idBytes]byte
-	b[0], b[1] = idVersion, byte(code)
-	binary.BigEndian.PutUint64(b[2:10], uint64(now.UnixNano()))
+	binary.BigEndian.PutUint64(b[0:8], uint64(now.UnixNano()))
+	b[8], b[9] = idVersion, byte(code)
 	sum := repoSum(repo)
 	copy(b[10:18], sum[:])
 	if _, err := rand.Read(b[18:]); err != nil {
 		panic(err) // crypto/rand never fails on Linux
 	}
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// idsBefore returns the id prefix that every id started before t sorts
+// below, and no id started at or after t does.
+func idsBefore(t time.Time) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(t.UnixNano()))
+	return hex.EncodeToString(b[:])
 }
 
 // parseRowlessID decodes an id made by newRowlessID.
 func parseRowlessID(id string) (rowlessID, bool) {
-	if len(id) != base64.RawURLEncoding.EncodedLen(idBytes) {
+	if len(id) != 2*idBytes {
 		return rowlessID{}, false
 	}
 	var b [idBytes]byte
-	if n, err := base64.RawURLEncoding.Decode(b[:], []byte(id)); err != nil || n != idBytes || b[0] != idVersion {
+	if n, err := hex.Decode(b[:], []byte(id)); err != nil || n != idBytes || b[8] != idVersion {
 		return rowlessID{}, false
 	}
-	code := int(b[1])
+	code := int(b[9])
 	if code < 1 || code > len(idAlgorithms) {
 		return rowlessID{}, false
 	}
-	out := rowlessID{alg: idAlgorithms[code-1], start: time.Unix(0, int64(binary.BigEndian.Uint64(b[2:10])))}
+	out := rowlessID{alg: idAlgorithms[code-1], start: time.Unix(0, int64(binary.BigEndian.Uint64(b[0:8])))}
 	copy(out.repoSum[:], b[10:18])
 	return out, true
 }

@@ -113,27 +113,42 @@ func (s *Service) StartUpload(ctx context.Context, repo string, alg digest.Algor
 // session returns the upload session id of repo. fresh reports a session
 // that so far lives only in its id: no row, no driver upload, no bytes.
 func (s *Service) session(ctx context.Context, repo, id string) (u meta.Upload, fresh bool, err error) {
+	return s.sessionAnd(ctx, repo, id, nil)
+}
+
+// sessionAnd is session, then also (when not nil) with the session found,
+// in the same read transaction.
+func (s *Service) sessionAnd(ctx context.Context, repo, id string, also func(meta.Reader, meta.Upload) error) (u meta.Upload, fresh bool, err error) {
 	rid, rowless := parseRowlessID(id)
-	ended := false
 	err = s.meta.View(ctx, func(r meta.Reader) error {
 		var err error
 		u, err = r.Upload(id)
-		if rowless && errors.Is(err, meta.ErrNotFound) {
-			if ended, err = r.UploadEnded(id); err == nil {
-				err = meta.ErrNotFound
+		switch {
+		case err == nil && u.Repo != repo:
+			return errcode.BlobUploadUnknown.New()
+		case errors.Is(err, meta.ErrNotFound) && rowless && rid.accepts(repo, s.opts.Now(), s.uploadMaxAge()):
+			ended, err := r.UploadEnded(id)
+			if err != nil {
+				return err
 			}
+			if ended {
+				return errcode.BlobUploadUnknown.New()
+			}
+			u, fresh = meta.Upload{ID: id, Repo: repo, Algorithm: rid.alg, CreatedAt: rid.start, UpdatedAt: rid.start}, true
+		case errors.Is(err, meta.ErrNotFound):
+			return errcode.BlobUploadUnknown.New()
+		case err != nil:
+			return err
 		}
-		return err
+		if also != nil {
+			return also(r, u)
+		}
+		return nil
 	})
-	switch {
-	case err == nil && u.Repo == repo:
-		return u, false, nil
-	case err != nil && !errors.Is(err, meta.ErrNotFound):
+	if err != nil {
 		return meta.Upload{}, false, err
-	case err != nil && rowless && !ended && rid.accepts(repo, s.opts.Now(), s.uploadMaxAge()):
-		return meta.Upload{ID: id, Repo: repo, Algorithm: rid.alg, CreatedAt: rid.start, UpdatedAt: rid.start}, true, nil
 	}
-	return meta.Upload{}, false, errcode.BlobUploadUnknown.New()
+	return u, fresh, nil
 }
 
 // createDriverUpload creates the driver upload of a fresh session. One may
@@ -152,7 +167,7 @@ func (s *Service) endSession(tx meta.Tx, id string) error {
 		return err
 	}
 	if _, rowless := parseRowlessID(id); rowless {
-		return tx.EndUpload(id, s.opts.Now())
+		return tx.EndUpload(id)
 	}
 	return nil
 }
@@ -323,15 +338,29 @@ func (m *maxReader) Read(p []byte) (int, error) {
 // and commits the blob into repo.
 func (s *Service) FinishUpload(ctx context.Context, repo, id string, d digest.Digest, length int64, r io.Reader) (blob.Info, error) {
 	defer s.lockUpload(id)()
-	u, fresh, err := s.session(ctx, repo, id)
+	var quota func(meta.Reader, meta.Upload) error
+	overQuota := false
+	if length >= 0 {
+		// What the client says it sends may take the project over its
+		// quota: refuse before receiving it (read with the session).
+		quota = func(r meta.Reader, u meta.Upload) error {
+			err := uploadQuotaIn(r, repo, d, u.Offset+length)
+			overQuota = err != nil
+			return err
+		}
+	}
+	u, fresh, err := s.sessionAnd(ctx, repo, id, quota)
 	if err != nil {
+		if overQuota {
+			s.abort(ctx, id) // as when the finished upload is refused
+		}
 		return blob.Info{}, err
 	}
 	if fresh {
 		if p, ok := s.blobs.(Putter); ok && u.Algorithm == d.Algorithm() {
 			// The whole blob in this request (POST, then PUT with the
 			// body): no driver upload, no session row.
-			return s.putWhole(ctx, p, repo, d, length, r, id)
+			return s.putWhole(ctx, p, repo, d, length, r, id, quota == nil)
 		}
 		if err := s.createDriverUpload(ctx, id); err != nil {
 			return blob.Info{}, err
@@ -450,7 +479,7 @@ func (s *Service) PutBlob(ctx context.Context, repo string, d digest.Digest, len
 		return blob.Info{}, err
 	}
 	if p, ok := s.blobs.(Putter); ok {
-		return s.putWhole(ctx, p, repo, d, length, r, "")
+		return s.putWhole(ctx, p, repo, d, length, r, "", true)
 	}
 	if length >= 0 {
 		if err := s.checkUploadQuota(ctx, repo, d, length); err != nil {
@@ -513,12 +542,13 @@ func (s *Service) linkBlob(ctx context.Context, tx meta.Tx, repo string, d diges
 // PutBlob: it is hashed as it is copied, and becomes visible only once its
 // size, digest and the project's quota are checked; then it is linked to
 // repo. session, when not "", is the fresh upload session the request
-// finishes: it ends with the link, or when the blob is refused.
-func (s *Service) putWhole(ctx context.Context, p Putter, repo string, d digest.Digest, length int64, r io.Reader, session string) (blob.Info, error) {
+// finishes: it ends with the link, or when the blob is refused. checkQuota
+// false means the caller has checked the declared length against the quota.
+func (s *Service) putWhole(ctx context.Context, p Putter, repo string, d digest.Digest, length int64, r io.Reader, session string, checkQuota bool) (blob.Info, error) {
 	if err := s.checkSize(0, length); err != nil {
 		return blob.Info{}, err
 	}
-	if length >= 0 {
+	if length >= 0 && checkQuota {
 		if err := s.checkUploadQuota(ctx, repo, d, length); err != nil {
 			return blob.Info{}, err
 		}

@@ -116,35 +116,41 @@ var uploadTests = []test{
 			view(t, s, func(r meta.Reader) (err error) { e, err = r.UploadEnded(id); return err })
 			return e
 		}
-		if ended("a") {
+		if ended("a1") {
 			t.Fatalf("UploadEnded of an unknown id = true")
 		}
 		update(t, s, func(tx meta.Tx) error {
-			if err := tx.EndUpload("a", t0); err != nil {
-				return err
+			for _, id := range []string{"b2", "a1", "B0", "c3"} {
+				if err := tx.EndUpload(id); err != nil {
+					return err
+				}
 			}
-			if err := tx.EndUpload("b", t0.Add(time.Hour)); err != nil {
-				return err
-			}
-			return tx.EndUpload("a", t0.Add(2*time.Hour)) // again: no error, keeps the first time
+			return tx.EndUpload("a1") // again: no error
 		})
-		if !ended("a") || !ended("b") || ended("c") {
-			t.Fatalf("UploadEnded a, b, c = %v, %v, %v; want true, true, false", ended("a"), ended("b"), ended("c"))
+		for _, id := range []string{"a1", "b2", "B0", "c3"} {
+			if !ended(id) {
+				t.Errorf("UploadEnded(%q) = false after EndUpload", id)
+			}
 		}
-		purge := func(before time.Time) int {
+		if ended("A1") || ended("a") {
+			t.Errorf("UploadEnded of ids never ended = true")
+		}
+		purge := func(before string) int {
 			t.Helper()
 			var n int
-			update(t, s, func(tx meta.Tx) (err error) { n, err = tx.PurgeUploadEnds(before); return err })
+			update(t, s, func(tx meta.Tx) (err error) { n, err = tx.DeleteUploadEndsBefore(before); return err })
 			return n
 		}
-		if n := purge(t0); n != 0 {
-			t.Errorf("PurgeUploadEnds(t0) deleted %d, want 0 (nothing ended before t0)", n)
+		if n := purge("B0"); n != 0 {
+			t.Errorf("DeleteUploadEndsBefore(B0) deleted %d, want 0", n)
 		}
-		if n := purge(t0.Add(time.Minute)); n != 1 {
-			t.Errorf("PurgeUploadEnds(t0+1m) deleted %d, want 1", n)
+		// Bytewise: "B0" < "a1" < "b2" < "b3" < "c3".
+		if n := purge("b3"); n != 3 {
+			t.Errorf("DeleteUploadEndsBefore(b3) deleted %d, want 3 (B0, a1, b2)", n)
 		}
-		if ended("a") || !ended("b") {
-			t.Errorf("after the purge UploadEnded a, b = %v, %v; want false, true", ended("a"), ended("b"))
+		if ended("B0") || ended("a1") || ended("b2") || !ended("c3") {
+			t.Errorf("after the purge UploadEnded B0, a1, b2, c3 = %v, %v, %v, %v; want false, false, false, true",
+				ended("B0"), ended("a1"), ended("b2"), ended("c3"))
 		}
 	}},
 	{"missing", func(t *testing.T, s meta.Store) {

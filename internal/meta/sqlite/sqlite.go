@@ -44,6 +44,7 @@ func Dialect() sqlstore.Dialect {
 			sqlstore.TypeSerialID: "INTEGER PRIMARY KEY AUTOINCREMENT",
 			sqlstore.TypeBytes:    "BLOB",
 			sqlstore.TypeKeyText:  "TEXT",
+			sqlstore.TableKeyed:   "WITHOUT ROWID",
 		},
 		Migrations:        sqlstore.CoreMigrations(),
 		IsUniqueViolation: isUniqueViolation,

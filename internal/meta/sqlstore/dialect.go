@@ -94,6 +94,10 @@ const (
 	TypeBytes = "{{bytes}}"
 	// TypeKeyText is text that compares bytewise (TEXT / TEXT COLLATE "C").
 	TypeKeyText = "{{key_text}}"
+	// TableKeyed follows the closing parenthesis of a table whose rows
+	// live in its primary key's index alone (SQLite: WITHOUT ROWID, one
+	// B-tree instead of two; PostgreSQL: nothing).
+	TableKeyed = "{{keyed}}"
 )
 
 // rebind rewrites '?' placeholders to $n when the dialect numbers them.

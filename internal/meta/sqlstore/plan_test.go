@@ -20,7 +20,7 @@ import (
 func testDialect() Dialect {
 	return Dialect{
 		Name:       "sqlite-test",
-		Types:      map[string]string{TypeRowID: "INTEGER PRIMARY KEY", TypeSerialID: "INTEGER PRIMARY KEY AUTOINCREMENT", TypeBytes: "BLOB", TypeKeyText: "TEXT"},
+		Types:      map[string]string{TypeRowID: "INTEGER PRIMARY KEY", TypeSerialID: "INTEGER PRIMARY KEY AUTOINCREMENT", TypeBytes: "BLOB", TypeKeyText: "TEXT", TableKeyed: "WITHOUT ROWID"},
 		Migrations: CoreMigrations(),
 	}
 }

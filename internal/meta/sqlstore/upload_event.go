@@ -15,9 +15,9 @@ const (
 	qUploadCreate  = `INSERT INTO uploads (id, repo, algorithm, byte_offset, hash_state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
 	qUploadUpdate  = `UPDATE uploads SET byte_offset = ?, hash_state = ?, updated_at = ? WHERE id = ?`
 	qUploadDelete  = `DELETE FROM uploads WHERE id = ?`
-	qUploadEnd     = `INSERT INTO upload_ends (id, ended_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`
+	qUploadEnd     = `INSERT INTO upload_ends (id) VALUES (?) ON CONFLICT (id) DO NOTHING`
 	qUploadEnded   = `SELECT COUNT(*) FROM upload_ends WHERE id = ?`
-	qUploadEndsDel = `DELETE FROM upload_ends WHERE ended_at < ?`
+	qUploadEndsDel = `DELETE FROM upload_ends WHERE id < ?`
 
 	qEventInsert  = `INSERT INTO events (kind, repo, digest, tag, media_type, size, created_at, actor, addr, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qEventsAfter  = `SELECT id, kind, repo, digest, tag, media_type, size, created_at, actor, addr, detail FROM events WHERE id > ? ORDER BY id`
@@ -111,19 +111,17 @@ func uploadEndsMigration() Migration {
 		Statements: []string{
 			// Sessions that begin without a row (the id carries their
 			// repository, algorithm and start) are refused once this
-			// records them as finished or cancelled; rows go once the id
-			// is too old to be accepted anyway.
+			// records them as finished or cancelled. Ids sort by their
+			// start, so the records of expired ids go by range.
 			`CREATE TABLE upload_ends (
-				id ` + TypeKeyText + ` PRIMARY KEY,
-				ended_at BIGINT NOT NULL
-			)`,
-			`CREATE INDEX upload_ends_ended_at ON upload_ends (ended_at)`,
+				id ` + TypeKeyText + ` PRIMARY KEY
+			) ` + TableKeyed,
 		},
 	}
 }
 
-func (t *txn) EndUpload(id string, at time.Time) error {
-	if _, err := t.exec(qUploadEnd, id, nanos(at)); err != nil {
+func (t *txn) EndUpload(id string) error {
+	if _, err := t.exec(qUploadEnd, id); err != nil {
 		return fmt.Errorf("meta: end upload %s: %w", id, err)
 	}
 	return nil
@@ -137,8 +135,8 @@ func (t *txn) UploadEnded(id string) (bool, error) {
 	return n > 0, nil
 }
 
-func (t *txn) PurgeUploadEnds(before time.Time) (int, error) {
-	res, err := t.exec(qUploadEndsDel, before.UnixNano())
+func (t *txn) DeleteUploadEndsBefore(id string) (int, error) {
+	res, err := t.exec(qUploadEndsDel, id)
 	if err != nil {
 		return 0, fmt.Errorf("meta: purge ended uploads: %w", err)
 	}
