@@ -247,12 +247,13 @@ run_one() {
 			tail -n 20 "$dir/dest/server.log" | cut -c1-400 >&2 || true
 		fi
 		stop_server "$dest_pid"
-		rm -rf "$dir/dest/data"
 	fi
-	# Free the page cache the run filled so the next one starts alike, and
-	# wait for the deletion's metadata writeback (a tree of ~150,000 files
-	# after a full run) so that it does not run during the next slot.
-	rm -rf "$dir/data"
+	# Write out what the slot left dirty, so that its writeback does not run
+	# during the next slot. Its data stays until the end of the run (the EXIT
+	# trap removes it): deleting a tree of ~150,000 files here would slow
+	# down the next slot's file creations for a minute or more (ext4 without
+	# a journal, as on the benchmark machines, skips recently deleted inodes
+	# when it allocates new ones, and scans past each of them).
 	sync
 }
 
@@ -270,7 +271,7 @@ start_cluster() {
 }
 
 # The builds above leave dirty pages behind: write them out before the
-# first slot, as the deletion after each slot is before the next one.
+# first slot, as run_one does after each slot.
 sync
 run_one reference reference "$@"
 run_one berth "$candidate" "$@"
