@@ -360,7 +360,7 @@ func (s *Service) FinishUpload(ctx context.Context, repo, id string, d digest.Di
 		if p, ok := s.blobs.(Putter); ok && u.Algorithm == d.Algorithm() {
 			// The whole blob in this request (POST, then PUT with the
 			// body): no driver upload, no session row.
-			return s.putWhole(ctx, p, repo, d, length, r, id, quota == nil)
+			return s.putWhole(ctx, p, repo, d, length, r, id, false)
 		}
 		if err := s.createDriverUpload(ctx, id); err != nil {
 			return blob.Info{}, err
@@ -475,11 +475,11 @@ func (s *Service) PutBlob(ctx context.Context, repo string, d digest.Digest, len
 	if err := s.refuseProxied(ctx, repo); err != nil {
 		return blob.Info{}, err
 	}
-	if err := s.checkSize(0, length); err != nil {
-		return blob.Info{}, err
-	}
 	if p, ok := s.blobs.(Putter); ok {
 		return s.putWhole(ctx, p, repo, d, length, r, "", true)
+	}
+	if err := s.checkSize(0, length); err != nil {
+		return blob.Info{}, err
 	}
 	if length >= 0 {
 		if err := s.checkUploadQuota(ctx, repo, d, length); err != nil {
@@ -543,7 +543,8 @@ func (s *Service) linkBlob(ctx context.Context, tx meta.Tx, repo string, d diges
 // size, digest and the project's quota are checked; then it is linked to
 // repo. session, when not "", is the fresh upload session the request
 // finishes: it ends with the link, or when the blob is refused. checkQuota
-// false means the caller has checked the declared length against the quota.
+// false means the caller has checked the declared length (if any) against
+// the quota already.
 func (s *Service) putWhole(ctx context.Context, p Putter, repo string, d digest.Digest, length int64, r io.Reader, session string, checkQuota bool) (blob.Info, error) {
 	if err := s.checkSize(0, length); err != nil {
 		return blob.Info{}, err

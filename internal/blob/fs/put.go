@@ -53,22 +53,27 @@ func (s *Store) PutBlob(ctx context.Context, d digest.Digest, r io.Reader, check
 	}
 	dst := s.blobPath(alg, hx)
 	if _, err := os.Stat(dst); err == nil {
-		return n, nil // already stored: keep that one
+		// Already stored: keep that one. A concurrent put may have
+		// linked it without having synced the directory yet.
+		return n, s.syncBlobDir(d, alg, hx)
 	}
 	if err := f.Sync(); err != nil {
 		return n, fmt.Errorf("blob/fs: put %s: sync: %w", d, wrapNoSpace(err))
 	}
-	switch err := linkTemp(f, dst); {
-	case errors.Is(err, fs.ErrExist):
-		// Stored meanwhile by a concurrent put or commit: same bytes.
-		return n, nil
-	case err != nil:
+	// Stored meanwhile by a concurrent put or commit (same bytes) or
+	// linked here: either way the name must be durable.
+	if err := linkTemp(f, dst); err != nil && !errors.Is(err, fs.ErrExist) {
 		return n, fmt.Errorf("blob/fs: put %s: %w", d, wrapNoSpace(err))
 	}
+	return n, s.syncBlobDir(d, alg, hx)
+}
+
+// syncBlobDir fsyncs the directory of blob d.
+func (s *Store) syncBlobDir(d digest.Digest, alg, hx string) error {
 	if err := syncDir(s.blobDir(alg, hx)); err != nil {
-		return n, fmt.Errorf("blob/fs: put %s: sync directory: %w", d, wrapNoSpace(err))
+		return fmt.Errorf("blob/fs: put %s: sync directory: %w", d, wrapNoSpace(err))
 	}
-	return n, nil
+	return nil
 }
 
 // putViaUpload is PutBlob through an upload file under a random id.

@@ -287,8 +287,13 @@ func (s *Store) CommitUpload(ctx context.Context, id string, d digest.Digest, si
 		return uploadErr(id, err)
 	}
 	if _, err := os.Stat(dst); err == nil {
-		// Already stored: keep that blob, drop the upload unsynced.
+		// Already stored: keep that blob, drop the upload unsynced. A
+		// concurrent commit may have renamed it into place without
+		// having synced the directory yet.
 		f.Close()
+		if err := syncDir(filepath.Dir(dst)); err != nil {
+			return fmt.Errorf("blob/fs: commit upload %q: sync directory: %w", id, wrapNoSpace(err))
+		}
 		return s.removeUpload(id)
 	}
 	err = prepareCommit(f, id, size)
