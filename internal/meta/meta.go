@@ -254,10 +254,10 @@ type UploadWriter interface {
 	// (their id says all there is to know) are refused by this record once
 	// over. Recording an id twice is not an error.
 	EndUpload(id string) error
-	// DeleteUploadEndsBefore deletes the records of the ids that sort
-	// before id (bytewise) and returns how many it deleted. (The registry
-	// makes ids that sort by their start time.)
-	DeleteUploadEndsBefore(id string) (int, error)
+	// DeleteUploadEndsBefore deletes the records of at most n ids that
+	// sort before id (bytewise), the lowest first, and returns how many it
+	// deleted. (The registry makes ids that sort by their start time.)
+	DeleteUploadEndsBefore(id string, n int) (int, error)
 }
 
 // Event is one change recorded in the outbox in the same transaction as the

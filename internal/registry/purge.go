@@ -9,6 +9,10 @@ import (
 	"github.com/berth-registry/berth/internal/meta"
 )
 
+// endsBatch is how many records of ended sessions one purge transaction
+// deletes at most.
+var endsBatch = 1000
+
 // PurgeUploads removes upload sessions idle for longer than maxAge, and
 // driver uploads older than maxAge that no session owns (left by a crash or
 // by an interrupted single-request push), and the records of ended sessions
@@ -28,13 +32,17 @@ func (s *Service) PurgeUploads(ctx context.Context, maxAge time.Duration) (int, 
 	// Records of ended sessions outlive every id they could refuse: an id
 	// is accepted until uploadMaxAge after its start by the clock of the
 	// node that checks it, which may be idClockSkew behind this one.
+	// In batches, so that pushes are not held up behind one long write.
 	keep := max(maxAge, s.uploadMaxAge()) + idClockSkew
-	err = s.meta.Update(ctx, func(tx meta.Tx) error {
-		_, err := tx.DeleteUploadEndsBefore(idsBefore(s.opts.Now().Add(-keep)))
-		return err
-	})
-	if err != nil {
-		return 0, err
+	below := idsBefore(s.opts.Now().Add(-keep))
+	for n := endsBatch; n == endsBatch; {
+		err = s.meta.Update(ctx, func(tx meta.Tx) (err error) {
+			n, err = tx.DeleteUploadEndsBefore(below, endsBatch)
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
 	}
 	removed := 0
 	for _, u := range stale {

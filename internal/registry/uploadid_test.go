@@ -8,6 +8,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/blob"
+	"github.com/berth-registry/berth/internal/meta"
 )
 
 func TestRowlessIDs(t *testing.T) {
@@ -84,5 +85,41 @@ func TestIDsSortByStart(t *testing.T) {
 	a, b := newRowlessID("z", digest.SHA512, base), newRowlessID("a", digest.SHA256, base.Add(time.Nanosecond))
 	if a >= b {
 		t.Errorf("an id started earlier sorts after a later one: %q >= %q", a, b)
+	}
+}
+
+// TestPurgeEndsInBatches: the purge deletes every expired record, however
+// many batches that takes.
+func TestPurgeEndsInBatches(t *testing.T) {
+	old := endsBatch
+	endsBatch = 2
+	t.Cleanup(func() { endsBatch = old })
+	ctx := t.Context()
+	st := newStores(t)
+	now := time.Now()
+	svc := st.service(Options{Now: func() time.Time { return now }, UploadMaxAge: time.Hour})
+	var ids []string
+	for range 5 {
+		up, err := svc.StartUpload(ctx, "r", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.CancelUpload(ctx, "r", up.ID); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, up.ID)
+	}
+	now = now.Add(time.Hour + idClockSkew + time.Second)
+	if _, err := svc.PurgeUploads(ctx, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		var ended bool
+		if err := st.meta.View(ctx, func(r meta.Reader) (err error) { ended, err = r.UploadEnded(id); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if ended {
+			t.Errorf("record of %s survived the purge", id)
+		}
 	}
 }

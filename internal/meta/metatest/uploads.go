@@ -135,18 +135,21 @@ var uploadTests = []test{
 		if ended("A1") || ended("a") {
 			t.Errorf("UploadEnded of ids never ended = true")
 		}
-		purge := func(before string) int {
+		purge := func(before string, max int) int {
 			t.Helper()
 			var n int
-			update(t, s, func(tx meta.Tx) (err error) { n, err = tx.DeleteUploadEndsBefore(before); return err })
+			update(t, s, func(tx meta.Tx) (err error) { n, err = tx.DeleteUploadEndsBefore(before, max); return err })
 			return n
 		}
-		if n := purge("B0"); n != 0 {
+		if n := purge("B0", 10); n != 0 {
 			t.Errorf("DeleteUploadEndsBefore(B0) deleted %d, want 0", n)
 		}
-		// Bytewise: "B0" < "a1" < "b2" < "b3" < "c3".
-		if n := purge("b3"); n != 3 {
-			t.Errorf("DeleteUploadEndsBefore(b3) deleted %d, want 3 (B0, a1, b2)", n)
+		// Bytewise: "B0" < "a1" < "b2" < "b3" < "c3"; at most 1, lowest first.
+		if n := purge("b3", 1); n != 1 || ended("B0") || !ended("a1") {
+			t.Errorf("DeleteUploadEndsBefore(b3, 1) deleted %d (B0 left: %v, a1 left: %v), want 1: B0", n, ended("B0"), ended("a1"))
+		}
+		if n := purge("b3", 10); n != 2 {
+			t.Errorf("DeleteUploadEndsBefore(b3, 10) deleted %d, want 2 (a1, b2)", n)
 		}
 		if ended("B0") || ended("a1") || ended("b2") || !ended("c3") {
 			t.Errorf("after the purge UploadEnded B0, a1, b2, c3 = %v, %v, %v, %v; want false, false, false, true",

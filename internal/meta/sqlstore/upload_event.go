@@ -17,7 +17,7 @@ const (
 	qUploadDelete  = `DELETE FROM uploads WHERE id = ?`
 	qUploadEnd     = `INSERT INTO upload_ends (id) VALUES (?) ON CONFLICT (id) DO NOTHING`
 	qUploadEnded   = `SELECT COUNT(*) FROM upload_ends WHERE id = ?`
-	qUploadEndsDel = `DELETE FROM upload_ends WHERE id < ?`
+	qUploadEndsDel = `DELETE FROM upload_ends WHERE id IN (SELECT id FROM upload_ends WHERE id < ? ORDER BY id LIMIT ?)`
 
 	qEventInsert  = `INSERT INTO events (kind, repo, digest, tag, media_type, size, created_at, actor, addr, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qEventsAfter  = `SELECT id, kind, repo, digest, tag, media_type, size, created_at, actor, addr, detail FROM events WHERE id > ? ORDER BY id`
@@ -135,13 +135,13 @@ func (t *txn) UploadEnded(id string) (bool, error) {
 	return n > 0, nil
 }
 
-func (t *txn) DeleteUploadEndsBefore(id string) (int, error) {
-	res, err := t.exec(qUploadEndsDel, id)
+func (t *txn) DeleteUploadEndsBefore(id string, n int) (int, error) {
+	res, err := t.exec(qUploadEndsDel, id, n)
 	if err != nil {
 		return 0, fmt.Errorf("meta: purge ended uploads: %w", err)
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	deleted, err := res.RowsAffected()
+	return int(deleted), err
 }
 
 // AppendEvent adds e to the outbox; the store assigns the ID, and a zero
