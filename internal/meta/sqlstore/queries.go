@@ -12,7 +12,7 @@ var (
 		qEventsAfter, qEventsAfterN,
 		qListBlobLinks, qListManifests,
 		qUser, qRobot, qProject, qMembershipsOf, qSigningKeys, qLoginThrottle, qImmutableRules,
-		qPullStats, qPullTotals, qProjectUsage, qUsageCounts,
+		qPullStats, qPullTotals, qProjectUsage, qUsageCounts, qManifestSeen,
 	}
 	writeQueries = []string{
 		qEnsureRepo, qLinkBlob, qUnlinkBlob, qTouchBlobLink,
@@ -23,5 +23,6 @@ var (
 		qLeaseAcquire, qLeaseRelease, qAppendAudit, qRecordPulls,
 		qSetProjectQuota, qLockUsage, qAddUsage, qUsageGrowth, qUsageRefBlobs,
 		qUsageSize, qUsageRef, qUsageUnrefManifest, qUsageDropManifest, qRepoID,
+		qUsageUnsized, qUsageSizeBlob, qTouchManifest,
 	}
 )

@@ -32,6 +32,7 @@ type Store struct {
 	wstmts      map[string]*sql.Stmt
 	rpool       *readPool // when d.BeginRead != ""
 	closed      atomic.Bool
+	adhoc       atomic.Int64 // queries prepared per use (not in readQueries/writeQueries)
 	events      meta.Signal // notified when events were committed
 	closeOnce   sync.Once
 	closeErr    error
@@ -287,6 +288,7 @@ func (t *txn) stmt(q string) (*sql.Stmt, error) {
 		return st, nil
 	}
 	// Not in readQueries/writeQueries: prepare it here (slower).
+	t.s.adhoc.Add(1)
 	st, err := t.q.PrepareContext(t.ctx, t.s.d.rebind(q))
 	if err != nil {
 		return nil, fmt.Errorf("meta: prepare %q: %w", q, err)
