@@ -33,7 +33,7 @@ type Store struct {
 	rpool       *readPool // when d.BeginRead != ""
 	closed      atomic.Bool
 	adhoc       atomic.Int64 // queries prepared per use (not in readQueries/writeQueries)
-	events      meta.Signal // notified when events were committed
+	events      meta.Signal  // notified when events were committed
 	closeOnce   sync.Once
 	closeErr    error
 }
