@@ -219,6 +219,9 @@ func writeMarkdown(w io.Writer, cells [][]string, ref, cand *Report) {
 	if line := replLine(ref, cand); line != "" {
 		fmt.Fprintf(w, "\n%s\n", line)
 	}
+	if line := ceilingLine(ref, cand); line != "" {
+		fmt.Fprintf(w, "\n%s\n", line)
+	}
 	for _, rep := range []*Report{ref, cand} {
 		for _, e := range rep.Errors {
 			fmt.Fprintf(w, "\n- **%s FAILED**: %s", rep.Label, esc(e))
@@ -385,6 +388,44 @@ func replLine(reps ...*Report) string {
 		". Lag is from the push's manifest PUT answer to the image being servable at the destination."
 }
 
+// ceilingLine says how fast the pull could be at best: the rate the
+// bench's verifying client reads from a server that writes from memory,
+// measured in the candidate's slot (the reference's when the candidate has
+// none), over the reference's pull.
+func ceilingLine(ref, cand *Report) string {
+	pull, ok := metricValue(ref, "pull.mibps")
+	if !ok || pull <= 0 {
+		return ""
+	}
+	ceiling, ok := metricValue(cand, "pull.ceiling_mibps")
+	slot := cand.Label
+	if !ok {
+		ceiling, ok = metricValue(ref, "pull.ceiling_mibps")
+		slot = ref.Label
+	}
+	if !ok {
+		return ""
+	}
+	line := fmt.Sprintf("Pull ceiling: the bench's verifying client reads %.0f MiB/s from a server inside the bench that writes from memory (%s's slot); "+
+		"with %s pulling at %.0f MiB/s, no registry can reach more than %.2f× in this run.", ceiling, slot, ref.Label, pull, ceiling/pull)
+	for _, t := range targets["pull.mibps"] {
+		if t.minRatio > 0 && ceiling/pull < t.minRatio {
+			line += fmt.Sprintf(" The %s target is out of reach here.", t.text)
+		}
+	}
+	return line
+}
+
+// metricValue is the value of metric key in r.
+func metricValue(r *Report, key string) (float64, bool) {
+	for _, m := range r.Metrics {
+		if m.Key == key {
+			return m.Value, true
+		}
+	}
+	return 0, false
+}
+
 // loadReport reads a -json report; a missing or broken one becomes an empty
 // report carrying the error, so the table still prints.
 func loadReport(path, label string) *Report {
@@ -432,6 +473,9 @@ func runCompare(args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, line)
 	}
 	if line := replLine(ref, cand); line != "" {
+		fmt.Fprintln(stdout, line)
+	}
+	if line := ceilingLine(ref, cand); line != "" {
 		fmt.Fprintln(stdout, line)
 	}
 	for _, rep := range []*Report{ref, cand} {

@@ -20,6 +20,7 @@ const (
 	kindGC
 	kindGCKeep
 	kindRepl
+	kindCeiling
 )
 
 // bigDigest generates the big blob's stream once to learn its digest.
@@ -132,6 +133,11 @@ func scenarioPull(ctx context.Context, b *bench) error {
 		return fmt.Errorf("GET blob: content hashes to %s, want %s", got, dgst)
 	}
 	b.add("pull", "mibps", formatBytes(size)+" layer pull (verified)", mibPerSec(size, el), "MiB/s", "higher")
+	ceiling, err := pullCeiling(ctx, b.long.hc.Transport, size, seedFor(b.o.seed, kindCeiling))
+	if err != nil {
+		return fmt.Errorf("pull ceiling: %w", err)
+	}
+	b.add("pull", "ceiling_mibps", formatBytes(size)+" read by the same client from memory (ceiling)", ceiling, "MiB/s", "info")
 	return nil
 }
 
