@@ -331,6 +331,32 @@ func TestSessionsWithoutRows(t *testing.T) {
 				}
 				unknown(t, "status after PUT", func() error { _, err := svc.UploadStatus(ctx, "team/app", id); return err }())
 			})
+			t.Run("a row left behind an ended session", func(t *testing.T) {
+				id := start(t)
+				if _, err := svc.WriteUpload(ctx, "team/app", id, 0, 1000, bytes.NewReader(data[:1000])); err != nil {
+					t.Fatalf("PATCH: %v", err)
+				}
+				// What a PUT on another node commits alongside this row.
+				if err := st.meta.Update(ctx, func(tx meta.Tx) error { return tx.EndUpload(id) }); err != nil {
+					t.Fatal(err)
+				}
+				unknown(t, "status", func() error { _, err := svc.UploadStatus(ctx, "team/app", id); return err }())
+				unknown(t, "PATCH", func() error {
+					_, err := svc.WriteUpload(ctx, "team/app", id, 1000, 1000, bytes.NewReader(data[1000:2000]))
+					return err
+				}())
+				unknown(t, "PUT", func() error {
+					_, err := svc.FinishUpload(ctx, "team/app", id, d, -1, bytes.NewReader(data[1000:]))
+					return err
+				}())
+				// What the purge does with such a row, by age.
+				if err := st.meta.Update(ctx, func(tx meta.Tx) error { return tx.DeleteUpload(id) }); err != nil {
+					t.Fatal(err)
+				}
+				if err := st.blobs.AbortUpload(ctx, id); err != nil {
+					t.Fatal(err)
+				}
+			})
 			t.Run("cancel", func(t *testing.T) {
 				id := start(t)
 				if err := svc.CancelUpload(ctx, "team/app", id); err != nil {

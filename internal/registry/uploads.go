@@ -126,6 +126,18 @@ func (s *Service) sessionAnd(ctx context.Context, repo, id string, also func(met
 		switch {
 		case err == nil && u.Repo != repo:
 			return errcode.BlobUploadUnknown.New()
+		case err == nil && rowless:
+			// A PATCH saving the row on one node while a PUT ends the
+			// session on another can leave the row behind the ended
+			// record (PostgreSQL's READ COMMITTED lets both commit): the
+			// record wins, the purge removes the row by age.
+			ended, err := r.UploadEnded(id)
+			if err != nil {
+				return err
+			}
+			if ended {
+				return errcode.BlobUploadUnknown.New()
+			}
 		case errors.Is(err, meta.ErrNotFound) && rowless && rid.accepts(repo, s.opts.Now(), s.uploadMaxAge()):
 			ended, err := r.UploadEnded(id)
 			if err != nil {
