@@ -344,18 +344,7 @@ func TestGCRowsAndLine(t *testing.T) {
 	}
 	for _, tt := range lines {
 		t.Run(tt.name, func(t *testing.T) {
-			got := gcLine(tt.ref, tt.cand)
-			if tt.want == nil {
-				if got != "" {
-					t.Errorf("gcLine = %q, want none", got)
-				}
-				return
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("gcLine = %q, missing %q", got, w)
-				}
-			}
+			checkLine(t, "gcLine", gcLine(tt.ref, tt.cand), tt.want, nil)
 		})
 	}
 }

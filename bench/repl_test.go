@@ -391,18 +391,7 @@ func TestReplLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := replLine(tt.ref, tt.cand)
-			if tt.want == nil {
-				if got != "" {
-					t.Errorf("replLine = %q, want none", got)
-				}
-				return
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("replLine = %q, missing %q", got, w)
-				}
-			}
+			checkLine(t, "replLine", replLine(tt.ref, tt.cand), tt.want, nil)
 		})
 	}
 }
