@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 )
 
 // coldMin is the size from which Open asks how much of a blob the page
@@ -20,6 +21,14 @@ const (
 	coldChunk = 8 << 20
 	coldDepth = 2
 	coldSends = 2
+)
+
+// coldRepeat is how long after a cold send another one of the same blob
+// has it read into the page cache; coldSeenMax bounds how many blobs the
+// Store remembers meanwhile.
+const (
+	coldRepeat  = 10 * time.Minute
+	coldSeenMax = 4096
 )
 
 // alignedBuf returns an n-byte buffer whose first byte is
@@ -39,10 +48,12 @@ func alignedBuf(n int) *[]byte {
 // page-cache memory — on a virtual machine whose host takes freed memory
 // back, that runs at a fraction of the disk's speed — and would push hotter
 // data out of the cache. SendTo reads it with direct I/O instead, in large
-// chunks, a few chunks ahead of the writer, and once a send is complete
-// asks the kernel to read the blob into the page cache in the background:
-// a blob pulled once is likely pulled again, and later pulls then go out
-// with sendfile from memory. Read, Seek and the rest are the file's.
+// chunks, a few chunks ahead of the writer. When a blob is sent cold a
+// second time within coldRepeat, it asks the kernel to read the blob into
+// the page cache in the background: a blob pulled twice is likely pulled
+// again (a rollout across nodes), and later pulls then go out with sendfile
+// from memory, while a blob read once (a backup, a one-off pull) leaves the
+// cache to hotter data. Read, Seek and the rest are the file's.
 type coldFile struct {
 	*os.File
 	size  int64
@@ -173,10 +184,13 @@ func (c *coldFile) SendTo(w io.Writer, n int64) (int64, error) {
 	return sent, nil
 }
 
-// warm reads the blob into the page cache in the background, unless that
-// is under way already.
+// warm reads the blob into the page cache in the background when it was
+// sent cold recently already, unless that is under way.
 func (c *coldFile) warm() {
 	path := c.Name()
+	if !c.store.sentColdBefore(path, time.Now()) {
+		return
+	}
 	if _, busy := c.store.warming.LoadOrStore(path, true); busy {
 		return
 	}
@@ -231,4 +245,30 @@ func (s *Store) openCold(f *os.File) (*coldFile, bool) {
 		return nil, false
 	}
 	return &coldFile{File: f, size: fi.Size(), store: s}, true
+}
+
+// sentColdBefore notes a complete cold send of path at now and says whether
+// another one happened within coldRepeat before it.
+func (s *Store) sentColdBefore(path string, now time.Time) bool {
+	s.coldMu.Lock()
+	defer s.coldMu.Unlock()
+	if at, ok := s.coldSeen[path]; ok && now.Sub(at) <= coldRepeat {
+		delete(s.coldSeen, path)
+		return true
+	}
+	if len(s.coldSeen) >= coldSeenMax {
+		for p, at := range s.coldSeen {
+			if now.Sub(at) > coldRepeat {
+				delete(s.coldSeen, p)
+			}
+		}
+		if len(s.coldSeen) >= coldSeenMax {
+			clear(s.coldSeen) // all recent: a burst of one-off reads
+		}
+	}
+	if s.coldSeen == nil {
+		s.coldSeen = make(map[string]time.Time)
+	}
+	s.coldSeen[path] = now
+	return false
 }

@@ -69,16 +69,26 @@ func cachedFraction(f *os.File, size int64) float64 {
 	return float64(cached) / float64(pages)
 }
 
+// warmStep is the range of one WILLNEED: the kernel reads at most the
+// device's readahead window or largest request per call (8 MiB here, 128
+// KiB on a default disk) and silently drops the rest, so a whole blob takes
+// one call per step.
+const warmStep = 128 << 10
+
 // warm asks the kernel to read f into the page cache (posix_fadvise
-// WILLNEED): the call allocates the pages and queues the reads, and
-// returns without waiting for them.
+// WILLNEED, warmStep at a time): each call allocates the pages and queues
+// the reads, and returns without waiting for them.
 func warm(f *os.File, size int64) {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return
 	}
 	_ = rc.Control(func(fd uintptr) {
-		_ = unix.Fadvise(int(fd), 0, size, unix.FADV_WILLNEED)
+		for off := int64(0); off < size; off += warmStep {
+			if unix.Fadvise(int(fd), off, min(warmStep, size-off), unix.FADV_WILLNEED) != nil {
+				return
+			}
+		}
 	})
 }
 

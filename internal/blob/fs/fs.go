@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/opencontainers/go-digest"
@@ -34,6 +35,9 @@ type Store struct {
 	// send of a cold blob reading with direct I/O.
 	warming   sync.Map
 	coldSends chan struct{}
+	// coldSeen holds when each blob was last sent cold (see coldFile).
+	coldMu   sync.Mutex
+	coldSeen map[string]time.Time
 }
 
 // Option changes how New sets a Store up.
