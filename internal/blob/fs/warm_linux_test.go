@@ -72,6 +72,11 @@ func TestSecondColdSendWarms(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := coldTestFile(t, dir, size)
+	d, err := openDirectRead(f.Name())
+	if err != nil {
+		t.Skipf("the filesystem under %s takes no O_DIRECT: a cold send goes through the cache", dir)
+	}
+	d.Close()
 	send := func() {
 		t.Helper()
 		c := &coldFile{File: f, size: size, store: s}
