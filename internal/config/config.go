@@ -111,7 +111,7 @@ type Storage struct {
 	VerifyOnRead bool `yaml:"verify_on_read" key:"storage.verify_on_read" desc:"Hash every blob as it is served and abort the response on a mismatch (costs the zero-copy path; off by default: berth verify checks stored blobs instead)."`
 	// DirectIO lets the filesystem driver bypass the page cache for large
 	// blobs.
-	DirectIO bool `yaml:"direct_io" key:"storage.direct_io" desc:"Filesystem driver: write what an upload holds beyond its first 8 MiB with O_DIRECT and send blobs of 64 MiB and more that the page cache mostly does not hold with direct reads (then read them into the cache in the background); off: everything through the page cache and sendfile. Ignored where the filesystem refuses O_DIRECT."`
+	DirectIO bool `yaml:"direct_io" key:"storage.direct_io" desc:"Filesystem driver: write what an upload holds beyond its first 8 MiB with O_DIRECT and send blobs of 64 MiB and more that the page cache mostly does not hold with direct reads (a blob sent so twice within 10 minutes is then read into the cache in the background); off: everything through the page cache and sendfile. Ignored where the filesystem refuses O_DIRECT."`
 	// MaxBlobSize refuses uploads larger than this many bytes (0 = no limit).
 	MaxBlobSize int64 `yaml:"max_blob_size" key:"storage.max_blob_size" desc:"Refuse blob uploads larger than this (0 = no limit)."`
 	// UploadMaxAge purges upload sessions idle for longer than this.
