@@ -1,9 +1,7 @@
 package sqlstore
 
 import (
-	"database/sql"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,15 +13,7 @@ import (
 // TestEventsAppended: the channel closes when a transaction that appended
 // an event commits, and not for other commits or rolled-back appends.
 func TestEventsAppended(t *testing.T) {
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "ev.db")+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	s, err := New(t.Context(), db, db, testDialect())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := newTestStore(t)
 	closed := func(c <-chan struct{}) bool {
 		select {
 		case <-c:

@@ -1,8 +1,6 @@
 package sqlstore
 
 import (
-	"database/sql"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,15 +14,7 @@ import (
 // ones prepared again in every transaction: a missing entry still works,
 // only slower, so nothing else would notice.
 func TestHotQueriesPrepared(t *testing.T) {
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "hot.db")+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(t.Context(), db, db, testDialect())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, _ := newTestStore(t)
 	layer, m := digest.FromString("layer"), meta.Manifest{Digest: digest.FromString("m"), MediaType: "x", Content: []byte("{}")}
 	steps := []struct {
 		name string

@@ -25,20 +25,29 @@ func testDialect() Dialect {
 	}
 }
 
+// newTestStore opens a Store on a new SQLite file, one pool for both
+// sides, closed when the test ends.
+func newTestStore(t *testing.T) (*Store, *sql.DB) {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "test.db")+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(t.Context(), db, db, testDialect())
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, db
+}
+
 // TestQueryPlans checks that every query is answered from an index: no
 // full scans, and no sorting except where the result is small by nature.
 // The data set has 5,000 repositories and 5,000 tags in one repository.
 func TestQueryPlans(t *testing.T) {
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "plan.db")+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(t.Context(), db, db, testDialect()) // one pool for both sides
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	err = s.Update(t.Context(), func(tx meta.Tx) error {
+	s, db := newTestStore(t)
+	err := s.Update(t.Context(), func(tx meta.Tx) error {
 		for i := range 5000 {
 			m := meta.Manifest{Digest: digest.FromString(fmt.Sprint(i)), MediaType: "x", Content: []byte("{}")}
 			if i%10 != 0 {
