@@ -18,8 +18,10 @@ import (
 
 var _ blob.Store = (*Store)(nil)
 
-// Store is a blob.Store on a local directory. It holds no state beyond the
-// root's path, so several Stores (in one process or many) may share a root.
+// Store is a blob.Store on a local directory. Beyond the root's path it
+// holds only hints for sending cold blobs (which are being read into the
+// page cache, which were sent cold recently), so several Stores (in one
+// process or many) may share a root.
 type Store struct {
 	root      string
 	uploadDir string
